@@ -1,0 +1,47 @@
+# findna: `make test` and `make demo` each set up .venv on a fresh machine (created if missing, pinned
+# requirements installed, findna installed editable), then act.
+SHELL  := /bin/bash
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.findna-installed
+DEMO_OUT ?= runs/demo
+
+.PHONY: install test check-sync nbtest pytest demo bench clean-runs
+
+$(STAMP): requirements.txt setup.py settings.ini
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## The test command (README; .ci/run calls exactly this).
+test: check-sync nbtest pytest
+
+# Notebooks must be clean and the exported library in sync with them: snapshot, clean + export, compare.
+check-sync: $(STAMP)
+	@snap=$$(mktemp -d); cp -r nbs findna $$snap/; \
+	PATH="$(CURDIR)/$(BIN):$$PATH" nbdev_clean && PATH="$(CURDIR)/$(BIN):$$PATH" nbdev_export || exit 1; \
+	if ! diff -rq -x __pycache__ $$snap/nbs nbs || ! diff -rq -x __pycache__ $$snap/findna findna; then \
+	  echo "check-sync: nbdev_clean/nbdev_export changed the files above (now rewritten in place):"; \
+	  echo "  the notebooks were not clean or findna/ was out of sync with nbs/. Review and commit them."; \
+	  rm -rf $$snap; exit 1; fi; rm -rf $$snap
+	@if [ "$${CI:-}" = "true" ]; then git diff --exit-code -- nbs findna && test -z "$$(git status --porcelain -- nbs findna)" \
+	  || { echo "check-sync: the committed tree is not clean/in sync (see above)"; exit 1; }; fi
+	@echo "check-sync: notebooks clean, findna/ in sync with nbs/"
+
+# Every library and run notebook, top to bottom (cells flagged slow/cuda are skipped; see settings.ini tst_flags).
+nbtest: $(STAMP)
+	OMP_NUM_THREADS=1 PATH="$(CURDIR)/$(BIN):$$PATH" nbdev_test --n_workers 2 --timing
+
+pytest: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+
+## The main job: a few minutes of self-distillation pretraining on the bundled demo genome.
+demo: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m findna.trainer --config-demo --out $(DEMO_OUT)
+
+bench: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run_all.py
