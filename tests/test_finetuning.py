@@ -1,0 +1,193 @@
+"""Fine-tuning beyond the notebook: metrics equal scikit-learn's on the whole split, test is predicted exactly once
+by the best checkpoint, resume and restart, every bad input, probes, long-sequence micro-batches, reverse-complement
+averaging, the k-mer floor, the grid's report, and (when ../shared/data is present) real GUE data."""
+import json
+from dataclasses import asdict
+from pathlib import Path
+import numpy as np, pandas as pd, pytest, torch
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, roc_auc_score
+from conftest import shared_data
+from findna import finetuning as FT
+from findna.alphabet import reverse_complement
+from findna.finetuning import (FinetuneConfig, FinetuneError, EvalConfig, finetune, predict, kmer_counts, kmer_baseline,
+                               evaluate_grid, write_report, results_table, aggregate_results, classification_metrics)
+from findna.model import FinDNA, FinDNAClassifier, FinDNAConfig
+from findna.tasks import Split, TaskError, load, write_synthetic_data
+
+FAST = dict(preset="tiny", epochs=1, batch_size=16, lr=3e-3, precision="fp32", verbose=False)
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return write_synthetic_data(tmp_path_factory.mktemp("data"), seed=0)
+
+@pytest.fixture(scope="module")
+def teacher_dir(tmp_path_factory):
+    "A tiny random network saved as a teacher (stands in for a pretrained one)."
+    return FinDNA(FinDNAConfig.preset("tiny"), seed=0).save_pretrained(tmp_path_factory.mktemp("run") / "teacher", role="teacher")
+
+@pytest.fixture(scope="module")
+def run(root, tmp_path_factory):
+    "One finished scratch run on the synthetic prom_core_all, with `predict` calls recorded."
+    out = tmp_path_factory.mktemp("ft")
+    calls, real = [], FT.predict
+    mp = pytest.MonkeyPatch()
+    mp.setattr(FT, "predict", lambda model, split, *a, **k: calls.append(split) or real(model, split, *a, **k))
+    try: rec = finetune(task="prom_core_all", data_dir=str(root), epochs=2, out_dir=str(out), **{k: v for k, v in FAST.items() if k != "epochs"})
+    finally: mp.undo()
+    return rec, out, calls
+
+def test_metrics_are_sklearn_on_the_whole_split(run, root):
+    rec, out, _ = run
+    saved = np.load(out / "predictions.npz")
+    for s in ("val", "test"):
+        y, p = saved[f"{s}_labels"], saved[f"{s}_probs"]
+        assert len(y) == rec["sizes"][s] == rec[s]["n"]
+        pred = p.argmax(1)
+        assert rec[s]["mcc"] == matthews_corrcoef(y, pred)
+        assert rec[s]["accuracy"] == accuracy_score(y, pred)
+        assert rec[s]["f1_macro"] == f1_score(y, pred, average="macro")
+        assert rec[s]["auroc"] == pytest.approx(roc_auc_score(y, p[:, 1]), abs=1e-12)
+    best = FinDNAClassifier.from_pretrained(out / "best")               # the saved predictions are the best checkpoint's
+    np.testing.assert_allclose(predict(best, load("prom_core_all", root).test, "fp32"), saved["test_probs"], atol=1e-5)
+
+def test_test_is_predicted_once_and_last(run):
+    rec, _, calls = run
+    test_rows = rec["sizes"]["test"]
+    assert rec["steps"]["per_epoch"] * 2 == rec["steps"]["total"]
+    assert len(calls) == 2 + 1                                           # one val evaluation per epoch, then test
+    assert [len(s) for s in calls] == [rec["sizes"]["val"]] * 2 + [test_rows]
+
+def test_best_checkpoint_is_best_val(run):
+    rec, out, _ = run
+    evals = FT.read_metrics(out)
+    assert rec["val"]["mcc"] == evals.mcc.max()
+    assert rec["best"]["step"] == int(evals.step[evals.mcc.idxmax()])  # first of equal maxima: ties keep the earlier one
+
+def test_record_says_what_ran(run):
+    rec, _, _ = run
+    assert rec["init"]["kind"] == "scratch" and rec["init"]["preset"] == "tiny"
+    assert rec["hyperparameters"]["source"] == dict(epochs="override", batch_size="override", lr="override",
+                                                    weight_decay="reference", warmup_fraction="reference",
+                                                    mlp_dropout="reference", layer_dropout="reference")
+    assert rec["fingerprint"]["task"] == "prom_core_all" and rec["protocol"] == "official"
+    assert rec["findna_version"] and rec["wall_time_s"] > 0
+    assert FinetuneConfig(**rec["config"]).seed == 0                    # the record reproduces its configuration
+
+def test_resume_returns_finished_record_without_training(run, monkeypatch):
+    rec, out, _ = run
+    monkeypatch.setattr(FT, "_fit", lambda *a, **k: pytest.fail("a finished run was trained again"))
+    again = finetune(FinetuneConfig(**rec["config"]), threads=1, verbose=True)   # runtime fields may differ
+    assert again == json.loads((out / "results.json").read_text())
+    with pytest.raises(FinetuneError, match="lr: 0.003 there, 0.001 now"):
+        finetune(FinetuneConfig(**{**rec["config"], "lr": 1e-3}))
+
+def test_partial_run_restarts_cleanly(root, tmp_path):
+    out = tmp_path / "partial"
+    out.mkdir()
+    (out / "metrics.jsonl").write_text('{"step": 999, "split": "val"}\n')   # left by a killed run: no results.json
+    (out / "notes.txt").write_text("mine")
+    rec = finetune(task="prom_core_all", data_dir=str(root), out_dir=str(out), **FAST)
+    assert FT.read_metrics(out).step.tolist() == [rec["steps"]["per_epoch"]]
+    assert (out / "notes.txt").read_text() == "mine"                     # only the run's own files are replaced
+
+def test_bad_inputs(root, teacher_dir, tmp_path):
+    with pytest.raises(TaskError, match="train_split='dev'"):               # a dev-only task
+        finetune(task="H3", data_dir=str(root), out_dir=str(tmp_path / "a"), **FAST)
+    with pytest.raises(FinetuneError, match="does not exist"):
+        finetune(task="prom_core_all", data_dir=str(root), pretrained=str(tmp_path / "nowhere"), out_dir=str(tmp_path / "b"), verbose=False)
+    with pytest.raises(FinetuneError, match="pretrained with max_len=128.*layout='task'"):   # 500 nt > 128
+        finetune(task="H3", train_split="dev", data_dir=str(root), pretrained=str(teacher_dir), out_dir=str(tmp_path / "c"), verbose=False)
+    clf = FinDNAClassifier(FinDNAConfig.preset("tiny"), n_classes=2, seed=0)
+    clf.save_pretrained(tmp_path / "clf")
+    with pytest.raises(FinetuneError, match="is a 2-class classifier"):
+        finetune(task="human_ensembl_regulatory", data_dir=str(root), pretrained=str(tmp_path / "clf"), out_dir=str(tmp_path / "d"), verbose=False)
+    with pytest.raises(FinetuneError, match="takes at most 128"):
+        finetune(task="H3", train_split="dev", data_dir=str(root), pretrained=str(tmp_path / "clf"), out_dir=str(tmp_path / "e"), verbose=False)
+    with pytest.raises(FinetuneError, match=r"unknown fine-tuning parameter\(s\) \['epoch'\]"):
+        finetune(task="prom_core_all", epoch=3)
+    with pytest.raises(FinetuneError, match="holds the teacher, but init_from='student'"):
+        finetune(task="prom_core_all", data_dir=str(root), pretrained=str(teacher_dir), init_from="student", verbose=False)
+    import shutil
+    shutil.copytree(teacher_dir, tmp_path / "edited")                   # weights of H = 64 under a config that says 32
+    cfg = json.loads((tmp_path / "edited" / "config.json").read_text())
+    (tmp_path / "edited" / "config.json").write_text(json.dumps({**cfg, "hidden_dim": 32}))
+    with pytest.raises(FinetuneError, match="does not fit task prom_core_all"):
+        finetune(task="prom_core_all", data_dir=str(root), pretrained=str(tmp_path / "edited"), out_dir=str(tmp_path / "f"), verbose=False)
+    assert not any((tmp_path / d / "results.json").exists() for d in "abcdef")
+
+def test_pretrained_probe_and_task_layout(root, teacher_dir, tmp_path):
+    teacher = FinDNA.from_pretrained(teacher_dir)
+    rec = finetune(task="prom_core_all", data_dir=str(root), pretrained=str(teacher_dir.parent), mode="probe", rc_tta=True,
+                   out_dir=str(tmp_path / "probe"), **{k: v for k, v in FAST.items() if k != "preset"})
+    probe = FinDNAClassifier.from_pretrained(tmp_path / "probe" / "best")
+    for k, v in teacher.state_dict().items():
+        if k.startswith(("embedding", "backbone")): torch.testing.assert_close(probe.state_dict()[k], v)   # frozen
+    assert rec["architecture"]["n_trainable"] == 36 * 2 + 2 and rec["init"]["role"] == "teacher"
+    with pytest.warns(Warning, match="start random"):
+        rec = finetune(task="H3", train_split="dev", data_dir=str(root), pretrained=str(teacher_dir), layout="task",
+                       out_dir=str(tmp_path / "task"), **{k: v for k, v in FAST.items() if k != "preset"})
+    assert (rec["architecture"]["config"]["n_layers"], rec["architecture"]["config"]["n_cls"]) == (9, 0)
+    assert rec["protocol"] == "dev-trained" and any("not comparable" in n for n in rec["notes"])
+
+def test_long_variable_length_task_in_pieces(root, tmp_path):
+    rec = finetune(task="human_ensembl_regulatory", data_dir=str(root), max_tokens=900, patience=1, eval_every=2,
+                   out_dir=str(tmp_path / "gb"), **{**FAST, "batch_size": 8})
+    assert rec["architecture"]["config"]["max_len"] == 802 and rec["test"]["n"] == 24
+    assert rec["steps"]["eval_every"] == 2 and len(FT.read_metrics(tmp_path / "gb")) <= 4
+    assert rec["test"]["auroc"] is None or 0 <= rec["test"]["auroc"] <= 1    # one-vs-rest macro AUROC, 3 classes
+
+def test_rc_tta_is_strand_symmetric(root):
+    data = load("human_ensembl_regulatory", root)
+    model = FinDNAClassifier(FinDNAConfig.preset("tiny", max_len=802), 3, seed=1)
+    s = data.test
+    rc = Split(reverse_complement(s.idx, lengths=s.lengths), s.lengths, s.labels)
+    both = predict(model, s, rc_tta=True, max_tokens=4000)
+    np.testing.assert_allclose(both, predict(model, rc, rc_tta=True, max_tokens=4000), atol=1e-5)
+    assert not np.allclose(predict(model, s), predict(model, rc), atol=1e-5)   # without averaging the strands differ
+
+def test_kmer_floor(root):
+    data = load("human_ensembl_regulatory", root)                         # variable lengths, 3 classes
+    f = kmer_counts(data.train.idx, 3)
+    np.testing.assert_allclose(np.asarray(f.sum(1)).ravel(), 1.0, rtol=1e-5)
+    rec = kmer_baseline(data, Cs=(0.1, 1.0), scalings=("maxabs",))
+    assert rec["init"] == "kmer" and rec["test"]["n"] == len(data.test) and rec["features"]["n_features"] == 5440
+    assert rec["val"]["accuracy"] == max(g["val"] for g in rec["grid"])
+
+def test_grid_records_failures_and_unavailable(root, teacher_dir, tmp_path):
+    cells, unavailable = evaluate_grid(tasks="H3,tf1", data_dir=str(root), seeds="0", inits="pretrained",
+                                       pretrained=str(teacher_dir.parent), on_error="record", out_dir=str(tmp_path / "g"),
+                                       epochs=1, verbose=False)
+    assert list(unavailable.task) == ["tf1"]
+    failed = cells[cells.init == "pretrained"].iloc[0]
+    assert failed.status.startswith("failed: FinetuneError") and "layout='task'" in failed.status
+    assert cells[cells.init == "kmer"].status.tolist() == ["ok"]
+    text = write_report(cells, unavailable, tmp_path / "g").read_text()
+    assert "## Failed cells" in text and "## Unavailable tasks" in text and "tf1" in text
+    _, skipped = evaluate_grid(tasks="H3", data_dir=str(root), seeds="0", inits="scratch", dev_only="skip", kmer=False,
+                               out_dir=str(tmp_path / "h"), verbose=False)
+    assert skipped.status.tolist() == ["dev-only"]
+
+def test_table_and_verdicts():
+    rows = [dict(task="tf1", benchmark="GUE", init=i, seed=s, metric="mcc", status="ok", test=v, protocol="official", n_train=10)
+            for i, vals in (("pretrained", (.50, .52)), ("scratch", (.51, .49)), ("kmer", (.60, .61))) for s, v in enumerate(vals)]
+    cells = pd.DataFrame(rows)
+    agg = aggregate_results(cells)
+    assert agg.loc[("tf1", "kmer"), "mean"] == pytest.approx(0.605)
+    table = results_table(cells)
+    assert table.loc["tf1", "kmer" if "kmer" in table else "k-mer floor"] == "60.5 ± 0.7 (n=2)"
+    assert table.loc["tf1", "pretrained beats floor?"] == "no (worse)"
+    assert table.loc["tf1", "pretrained beats scratch?"] == "no clear difference"
+    assert table.loc["tf1", "published DNABERT-2"] == 76.06
+    lines = FT.verdicts(table)
+    assert any(l.startswith("**pretrained does not clearly beat the k-mer floor** on: tf1") for l in lines)
+    one = results_table(cells[cells.seed == 0])
+    assert one.loc["tf1", "pretrained beats floor?"] == "n/a (1 seed)"
+
+def test_shared_prom_core_all(tmp_path):
+    data_dir = shared_data("GUE", "prom", "prom_core_all").parents[2]
+    data = load("prom_core_all", data_dir, max_train_samples=2000, seed=0)
+    floor = kmer_baseline(data, Cs=(1e-2, 1e-1), scalings=("maxabs",))
+    assert floor["sizes"] == dict(train=2000, val=len(data.val), test=5920)
+    assert 0.2 < floor["test"]["mcc"] < 0.9                                  # a real signal, not a perfect one
+    rec = finetune(task="prom_core_all", data_dir=str(data_dir), max_train_samples=200, out_dir=str(tmp_path / "real"), **FAST)
+    assert rec["sizes"]["test"] == 5920 and rec["test"]["n"] == 5920
