@@ -50,7 +50,7 @@ def _decompressed(path:Path, cache_dir:Path) -> Path:
     stamp.write_text(json.dumps(src))
     return out
 
-# %% ../nbs/01_genome.ipynb #3977496a
+# %% ../nbs/01_genome.ipynb #26b12d62
 class Genome:
     "A FASTA genome (plain or bgzip) read through pyfaidx; `chroms` are the contigs kept by `include`/`exclude`."
     def __init__(self, path:str|Path,            # FASTA, or bgzip FASTA (.fa.gz with .gzi); plain gzip needs `cache_dir`
@@ -94,7 +94,7 @@ class Genome:
 
     def _open(self) -> pyfaidx.Fasta:
         kw = {}
-        if not os.access(self.path.parent, os.W_OK) and not Path(str(self.path) + ".fai").exists():
+        if not Path(str(self.path) + ".fai").exists() and (self.cache_dir or not os.access(self.path.parent, os.W_OK)):
             if self.cache_dir is None: raise GenomeError(
                 f"{self.path} has no .fai index and its folder is read-only; pass cache_dir=... for the index")
             self.cache_dir.mkdir(parents=True, exist_ok=True)

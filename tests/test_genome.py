@@ -137,8 +137,9 @@ def test_demo_genome_ships_with_its_index():
 
 def test_real_chr20_sampler(tmp_path):
     path = shared_data("genomes", "human_chr20_GRCh37.fa.gz")
-    g = Genome(path, cache_dir=tmp_path)                    # plain gzip: decompressed once into tmp
+    g = Genome(path, cache_dir=tmp_path)                    # indexes go to tmp, never beside the shared file
     assert g.lengths == {"20": 63_025_520}
+    assert not path.with_name(path.name + ".fai").exists()    # the shared folder is left untouched
     train_iv, val_iv = split_regions(g, val_fraction=0.05)
     s = WindowSampler(g, 1000, intervals=train_iv, seed=0)
     w = s.sample_windows(2000, s.rng(step=0))
