@@ -39,9 +39,14 @@ nbtest: $(STAMP)
 pytest: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
-## The main job: a few minutes of self-distillation pretraining on the bundled demo genome.
+## The main job: a few minutes of self-distillation pretraining (`small` preset) on the bundled demo genome;
+## chr20_b is held out for validation. Writes $(DEMO_OUT)/{config.json,metrics.jsonl,checkpoints/,teacher/,plots/}.
 demo: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m findna.trainer --config-demo --out $(DEMO_OUT)
+	rm -rf $(DEMO_OUT)
+	$(BIN)/findna-pretrain --preset small --steps 100 --batch-size 8 --lr 1e-3 --warmup-frac 0.1 \
+	    --val-chroms chr20_b --log-every 10 --eval-every 50 --eval-batches 4 --ckpt-every 50 --out $(DEMO_OUT)
+	@echo; echo "demo run folder: $(DEMO_OUT)"; ls $(DEMO_OUT) $(DEMO_OUT)/plots $(DEMO_OUT)/teacher
 
+## Benchmarks (not tests): tables of measured ratios; run on an idle machine.
 bench: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run_all.py

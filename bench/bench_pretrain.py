@@ -21,7 +21,8 @@ from findna.alphabet import one_hot
 from findna.distill import mlm_loss
 from findna.genome import Genome, WindowSampler, demo_genome_path
 from findna.model import FinDNAConfig
-from findna.trainer import Dist, PretrainConfig, autocast_context, build_state, resolve_precision
+from findna.model import autocast_context, resolve_precision
+from findna.trainer import Dist, PretrainConfig, build_state
 from findna.views import student_view, teacher_view
 
 def time_steps(preset:str, precision:str, batch:int, steps:int) -> dict:

@@ -5,7 +5,6 @@
 # %% ../nbs/08_finetuning.ipynb #da835a19
 from __future__ import annotations
 import json, math, os, shutil, tempfile, time, warnings
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import NamedTuple
@@ -24,7 +23,8 @@ from tqdm.auto import tqdm
 from . import __version__
 from .alphabet import one_hot, reverse_complement
 from .distill import cosine_schedule
-from .model import (CheckpointError, FinDNA, FinDNAClassifier, FinDNAConfig, FinDNAError, PRESETS,
+from .model import resolve_precision as model_resolve_precision
+from .model import (CheckpointError, FinDNA, FinDNAClassifier, FinDNAConfig, FinDNAError, PRESETS, autocast_context,
                           checkpoint_metadata)
 from .tasks import Split, TaskData, TaskError, get_task, load, suite, task_availability
 
@@ -133,7 +133,7 @@ _CHOICES = dict(init_from=("teacher", "student"), mode=("full", "probe"), layout
                 precision=("auto", "bf16", "fp32"), device=("auto", "cpu", "cuda"))
 _RUNTIME = ("out_dir", "device", "threads", "verbose")   # fields that do not change the result
 
-# %% ../nbs/08_finetuning.ipynb #14e745e8
+# %% ../nbs/08_finetuning.ipynb #d0e3320f
 @dataclass
 class FinetuneConfig:
     "Every setting of a fine-tuning run (the papermill parameters of `10_finetune`); JSON round trip via `asdict`."
@@ -153,6 +153,7 @@ class FinetuneConfig:
     mlp_dropout: float|None = None  # None: reference
     layer_dropout: float|None = None # None: reference
     max_train_samples: int|None = None # stratified seeded subsample of train; None or 0: all
+    max_val_samples: int|None = None # stratified seeded subsample of val (quick runs); None or 0: all. Test: always whole
     train_split: str = "train"      # "train", or "dev" for tasks whose train split is absent (dev-trained)
     val: str = "auto"               # "auto" (dev if present, else a slice of train) | "dev" | "train"; never test
     val_fraction: float = 0.1       # share of the training pool held out when val comes from it
@@ -169,11 +170,11 @@ class FinetuneConfig:
     verbose: bool = True            # progress bar and one line per evaluation
 
     def __post_init__(self):
-        for k in ("epochs", "batch_size", "lr", "max_train_samples"):
-            if getattr(self, k) == 0: setattr(self, k, None)          # 0 means "the reference setting"
+        for k in ("epochs", "batch_size", "lr", "max_train_samples", "max_val_samples"):
+            if getattr(self, k) == 0: setattr(self, k, None)          # 0 means "the reference setting" (or: all)
         for k, allowed in _CHOICES.items():
             if getattr(self, k) not in allowed: raise FinetuneError(f"FinetuneConfig.{k}={getattr(self, k)!r}; choose one of {allowed}")
-        for k in ("epochs", "batch_size", "max_train_samples", "max_tokens"):
+        for k in ("epochs", "batch_size", "max_train_samples", "max_val_samples", "max_tokens"):
             v = getattr(self, k)
             if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1):
                 raise FinetuneError(f"FinetuneConfig.{k} must be a positive integer (or None/0 for the default), got {v!r}")
@@ -210,11 +211,12 @@ def resolve_hyperparameters(cfg:FinetuneConfig, spec) -> dict:
     source = {k: "override" if k in given else "reference" if ref else "generic (no public config)" for k in HYPERPARAMETERS}
     return {**base, **given, "source": source}
 
-# %% ../nbs/08_finetuning.ipynb #1ed758f0
+# %% ../nbs/08_finetuning.ipynb #eba37aa0
 def load_task(cfg:FinetuneConfig) -> TaskData:
     "Load `cfg.task` with the run's split options (never validating on test)."
     return load(cfg.task, cfg.data_dir or None, train_split=cfg.train_split, val=cfg.val, val_fraction=cfg.val_fraction,
-                max_train_samples=cfg.max_train_samples, seed=cfg.seed, protocol=cfg.protocol or None)
+                max_train_samples=cfg.max_train_samples, max_val_samples=cfg.max_val_samples or None, seed=cfg.seed,
+                protocol=cfg.protocol or None)
 
 # %% ../nbs/08_finetuning.ipynb #9bed533b
 def _student_from_run(run:Path, into:Path) -> Path:
@@ -342,17 +344,10 @@ def _batch(split:Split, rows:np.ndarray, device:torch.device) -> tuple[Tensor, T
     return one_hot(idx, device=device), torch.as_tensor(n, device=device)
 
 # %% ../nbs/08_finetuning.ipynb #680b6cd9
-def _fast_bf16_cpu() -> bool:
-    try: return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError): return False
-
 def resolve_precision(precision:str, device:torch.device) -> str:
-    "'bf16' or 'fp32': what `precision` means on `device`."
-    if precision == "auto": return "bf16" if device.type == "cuda" or _fast_bf16_cpu() else "fp32"
-    return precision
-
-def _autocast(precision:str, device:torch.device):
-    return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+    "'bf16' or 'fp32': `findna.model.resolve_precision`, except that fine-tuning has no loss scaling, so fp16 → fp32."
+    resolved = model_resolve_precision(precision, device)
+    return "fp32" if resolved == "fp16" else resolved
 
 # %% ../nbs/08_finetuning.ipynb #e4de75fc
 def predict(model:FinDNAClassifier,  # a classifier (any device)
@@ -364,7 +359,7 @@ def predict(model:FinDNAClassifier,  # a classifier (any device)
            )->np.ndarray:            # (N, K) float32 class probabilities, in the split's row order
     "Class probabilities of every row of `split`, in batches of similar length, without gradients."
     device = next(model.parameters()).device
-    ac, was_training = _autocast(resolve_precision(precision, device), device), model.training
+    ac, was_training = autocast_context(resolve_precision(precision, device), device), model.training
     out = np.zeros((len(split), model.n_classes), np.float32)
     model.eval()
     try:
@@ -388,7 +383,7 @@ def _pooled(model:FinDNAClassifier, split:Split, precision:str, max_tokens:int, 
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), _autocast(precision, device):
+        with torch.no_grad(), autocast_context(precision, device):
             for rows in _chunks(np.argsort(-split.lengths, kind="stable"), split.lengths, max_tokens, 1024):
                 x, n = _batch(split, rows, device)
                 model(reverse_complement(x, lengths=n) if rc else x, n)
@@ -399,7 +394,7 @@ def _pooled(model:FinDNAClassifier, split:Split, precision:str, max_tokens:int, 
 def _head_probs(model:FinDNAClassifier, f:Tensor, f_rc:Tensor|None, precision:str) -> np.ndarray:
     "Class probabilities from cached features (averaged with the reverse complement's when given)."
     device = f.device
-    with torch.no_grad(), _autocast(precision, device):
+    with torch.no_grad(), autocast_context(precision, device):
         p = model.classifier(f).float().softmax(-1)
         if f_rc is not None: p = (p + model.classifier(f_rc).float().softmax(-1)) / 2
     return p.cpu().numpy()
@@ -422,7 +417,7 @@ def _train_step(model, opt, split:Split, rows:np.ndarray, lr:float, step:int, pr
     total = torch.zeros((), device=device)
     for piece in pieces:
         y = torch.as_tensor(split.labels[piece], device=device)
-        with _autocast(precision, device):                                # 2. forward under autocast
+        with autocast_context(precision, device):                         # 2. forward under autocast
             logits = model.classifier(feats[torch.as_tensor(piece, device=device)]) if feats is not None \
                      else model(*_batch(split, piece, device))           # (b, K)
         loss = F.cross_entropy(logits.float(), y) * (len(piece) / len(rows))   # 3. this piece's share of the mean
@@ -585,7 +580,7 @@ def _save_plots(out:Path, data:TaskData, record:dict, test_probs:np.ndarray):
                                                        f"test {record['metric']} {record['test'][record['metric']]:.3f}"))):
         fig.savefig(out / name, dpi=100); plt.close(fig)
 
-# %% ../nbs/08_finetuning.ipynb #8ad41b34
+# %% ../nbs/08_finetuning.ipynb #469a9606
 INITS = ("pretrained", "probe", "scratch")
 
 def _csv(value) -> list[str]:
@@ -608,6 +603,7 @@ class EvalConfig:
     batch_size: int|None = None
     lr: float|None = None
     max_train_samples: int|None = None # quick runs: a stratified subsample of train (the floor uses the same)
+    max_val_samples: int|None = None # quick runs: a stratified subsample of val (the floor uses the same)
     dev_only: str = "dev"           # tasks without a train split: "dev" (train on dev, labelled dev-trained) | "skip"
     gb_protocol: str = ""           # protocol label for GenomicBenchmarks tasks, e.g. "re-split" for the shared data
     kmer: bool = True               # compute the k-mer floor
@@ -638,7 +634,7 @@ class EvalConfig:
         if unknown: raise FinetuneError(f"unknown evaluation parameter(s) {unknown}; valid: {valid}")
         return cls(**d)
 
-# %% ../nbs/08_finetuning.ipynb #31cd43f6
+# %% ../nbs/08_finetuning.ipynb #b421cbd7
 class GridPlan(NamedTuple):
     cells: list          # (task, init, seed, FinetuneConfig)
     unavailable: pd.DataFrame  # task, benchmark, status, reason
@@ -658,14 +654,15 @@ def plan_grid(ev:EvalConfig, out:Path) -> GridPlan:
                     task=task, data_dir=ev.data_dir, pretrained="" if scratch else ev.pretrained, init_from=ev.init_from,
                     mode="probe" if init == "probe" else "full", layout=ev.layout,
                     preset=(ev.scratch_preset or ev.pretrained) if scratch else "", epochs=ev.epochs, batch_size=ev.batch_size,
-                    lr=ev.lr, max_train_samples=ev.max_train_samples, train_split="dev" if avail.status == "dev-only" else "train",
+                    lr=ev.lr, max_train_samples=ev.max_train_samples, max_val_samples=ev.max_val_samples, train_split="dev" if avail.status == "dev-only" else "train",
                     seed=seed, precision=ev.precision, device=ev.device, threads=ev.threads, rc_tta=ev.rc_tta,
                     patience=ev.patience, protocol=ev.gb_protocol if spec.benchmark == "GB" else "",
                     out_dir=str(out / "cells" / task / init / f"seed{seed}"), verbose=ev.verbose)))
     return GridPlan(cells, pd.DataFrame(missing, columns=["task", "benchmark", "status", "reason"]))
 
-# %% ../nbs/08_finetuning.ipynb #6ec07980
-_SPLIT_OPTIONS = ("task", "data_dir", "train_split", "val", "val_fraction", "max_train_samples", "seed", "protocol")
+# %% ../nbs/08_finetuning.ipynb #2080cc72
+_SPLIT_OPTIONS = ("task", "data_dir", "train_split", "val", "val_fraction", "max_train_samples", "max_val_samples",
+                  "seed", "protocol")
 
 def kmer_cell(cfg:FinetuneConfig, out:str|Path) -> dict:
     "The k-mer floor on the splits `cfg` loads, cached in `out/results.json` (recomputed only if the splits differ)."

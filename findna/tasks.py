@@ -573,13 +573,14 @@ class TaskData:
         df["total"] = df.sum(axis=1)
         return df
 
-# %% ../nbs/07_tasks.ipynb #3a9a5650
-_VAL, _SUB = 1, 2   # independent random streams: np.random.default_rng((seed, stream))
+# %% ../nbs/07_tasks.ipynb #fdc9ac4a
+_VAL, _SUB, _VSUB = 1, 2, 3   # independent random streams: np.random.default_rng((seed, stream))
 
 def _digests(split:Split) -> list:
     return [hashlib.blake2b(r[:n].tobytes(), digest_size=16).digest() for r, n in zip(split.idx, split.lengths)]
 
-def _make_splits(pads:dict, train_split:str, val:str, val_fraction:float, max_train:int|None, seed:int):
+def _make_splits(pads:dict, train_split:str, val:str, val_fraction:float, max_train:int|None, seed:int,
+                 max_val:int|None=None):
     "Train / val / test from the padded upstream splits, with dedup counts (rules 1-5 above)."
     pool, test = pads[train_split], pads["test"]
     if val == "dev": train, held = pool, pads["dev"]
@@ -596,6 +597,9 @@ def _make_splits(pads:dict, train_split:str, val:str, val_fraction:float, max_tr
     if max_train is not None and max_train < len(train):
         train = train.take(stratified_subsample(train.labels, max_train, seed=(seed, _SUB)),
                            f"{train.origin}, {max_train} sampled (stratified, seed {seed})")
+    if max_val is not None and max_val < len(val_split):
+        val_split = val_split.take(stratified_subsample(val_split.labels, max_val, seed=(seed, _VSUB)),
+                                   f"{val_split.origin}, {max_val} sampled (stratified, seed {seed})")
     overlap = sum(k in test_keys for k in _digests(train))
     dedup = dict(val_dropped_in_train=int(in_train.sum()), val_dropped_in_test=int((in_test & ~in_train).sum()),
                  train_test_overlap=int(overlap))
@@ -611,8 +615,8 @@ def _fingerprint(spec:TaskSpec, raws:dict, splits:dict, dedup:dict, protocol:str
     return dict(task=spec.name, benchmark=spec.benchmark, protocol=protocol, files=files, splits=stats,
                 dedup=dedup, options=options)
 
-# %% ../nbs/07_tasks.ipynb #f65219f7
-def _check_options(train_split, val, val_fraction, max_train_samples, length):
+# %% ../nbs/07_tasks.ipynb #245bd1cc
+def _check_options(train_split, val, val_fraction, max_train_samples, length, max_val_samples=None):
     if train_split not in ("train", "dev"):
         raise TaskError(f"train_split={train_split!r}: use 'train', or 'dev' for tasks without a train split; never 'test'")
     if val not in ("auto", "dev", "train"):
@@ -620,6 +624,7 @@ def _check_options(train_split, val, val_fraction, max_train_samples, length):
                         "or a setting on test inflates the test score (reference-notes §4, defect 6)")
     if not 0 < val_fraction < 1: raise TaskError(f"val_fraction={val_fraction} must be in (0, 1)")
     if max_train_samples is not None and max_train_samples < 1: raise TaskError(f"max_train_samples={max_train_samples} must be >= 1 or None")
+    if max_val_samples is not None and max_val_samples < 1: raise TaskError(f"max_val_samples={max_val_samples} must be >= 1 or None")
     if length is not None and length < 1: raise TaskError(f"length={length} must be >= 1 or None")
 
 def _check_labels(raw:_Raw, n_classes:int, task:str):
@@ -658,13 +663,14 @@ def _check_width(raws:dict, width:int):
             raise TaskError(f"{r.locate(i)}: sequence of {r.lengths[i]} nt is longer than the task's length {width}; "
                             f"sequences are never cut or dropped: pass length={longest} (the longest in the data) to load()")
 
-# %% ../nbs/07_tasks.ipynb #094c049d
+# %% ../nbs/07_tasks.ipynb #33720920
 def load(task:str|TaskSpec,              # a registry name or alias, or a `user_task(...)` spec
          data_dir:str|Path|None=None,    # the data root (default: $FINDNA_DATA); user tasks carry their own path
          train_split:str="train",        # 'train', or 'dev' (explicitly) for tasks whose train split is absent
          val:str="auto",                 # 'auto' (dev if present, else from train), 'dev' or 'train'; never test
          val_fraction:float=0.1,         # share of the training pool held out when val comes from it
          max_train_samples:int|None=None,# stratified seeded subsample of train, taken after val is carved out
+         max_val_samples:int|None=None,  # stratified seeded subsample of val (test is never subsampled)
          seed:int=0,                     # seeds every split and subsample
          length:int|None=None,           # padded width (default: the task's length; user tasks: the longest)
          protocol:str|None=None,         # a label the files can't tell, e.g. 're-split'; recorded in results
@@ -672,7 +678,7 @@ def load(task:str|TaskSpec,              # a registry name or alias, or a `user_
         )->TaskData:
     "Load `task` as train / val / test splits of int8 indices padded with -1, with a data fingerprint."
     spec = get_task(task)
-    _check_options(train_split, val, val_fraction, max_train_samples, length)
+    _check_options(train_split, val, val_fraction, max_train_samples, length, max_val_samples)
     root = None if spec.benchmark == "user" else data_root(data_dir)
     folder = Path(spec.folder) if root is None else root / spec.folder
     width = length or spec.length
@@ -685,13 +691,13 @@ def load(task:str|TaskSpec,              # a registry name or alias, or a `user_
     _check_width(raws, width)
     val = val if val != "auto" else ("dev" if "dev" in raws and train_split != "dev" else "train")
     train, val_split, test, dedup = _make_splits({k: _pad(r, width) for k, r in raws.items()}, train_split, val,
-                                                 val_fraction, max_train_samples, seed)
+                                                 val_fraction, max_train_samples, seed, max_val_samples)
     if not len(val_split): raise TaskError(f"task {spec.name}: validation is empty after removing duplicates; raise val_fraction")
     computed = ("user" if spec.benchmark == "user" else "recipe-split" if spec.benchmark == "MTcDNA"
                 else "dev-trained" if train_split == "dev" else "official")
     label = computed if not protocol else protocol if computed == "official" else f"{computed}, {protocol}"
     options = dict(train_split=train_split, val=val, val_fraction=val_fraction, max_train_samples=max_train_samples,
-                   seed=seed, length=width)
+                   max_val_samples=max_val_samples, seed=seed, length=width)
     fp = _fingerprint(spec, raws, dict(train=train, val=val_split, test=test), dedup, label, options)
     if train_split == "dev": notes.append(f"dev-trained: {spec.name} was trained on dev; not comparable to published numbers")
     if protocol: notes.append(f"protocol label '{protocol}' given by the caller")

@@ -21,17 +21,16 @@ from .alphabet import one_hot
 from .genome import (DEFAULT_VAL_CHROMS, Genome, GenomeError, WindowSampler, demo_genome_path, read_bed,
                            split_chroms, split_regions)
 from .views import student_view, teacher_view
-from .model import FinDNA, FinDNAConfig, make_teacher
-from .model import _cpu_has_fast_bf16 as fast_cpu_bf16
+from .model import FinDNA, FinDNAConfig, autocast_context, make_teacher, resolve_precision
 from .distill import (DistillationLoss, TeacherEMA, cosine_schedule, is_distributed, mlm_accuracy, mlm_loss,
                             teacher_entropy, temperature_schedule, unwrap)
 
 # %% auto #0
 __all__ = ['RESUMABLE_CHANGES', 'ConfigError', 'PretrainConfig', 'config_parser', 'parse_args', 'Dist', 'setup_distributed',
-           'resolve_precision', 'autocast_context', 'data_split', 'data_fingerprint', 'seeded_generator', 'TrainState',
-           'NonFiniteLossError', 'train_step', 'evaluate', 'save_checkpoint', 'load_checkpoint', 'append_metrics',
-           'read_metrics', 'plot_losses', 'plot_accuracy', 'plot_schedules', 'plot_collapse', 'write_plots',
-           'model_config', 'build_state', 'restore', 'resume_config', 'pretrain', 'main', 'launch']
+           'data_split', 'data_fingerprint', 'seeded_generator', 'TrainState', 'NonFiniteLossError', 'train_step',
+           'evaluate', 'save_checkpoint', 'load_checkpoint', 'append_metrics', 'read_metrics', 'plot_losses',
+           'plot_accuracy', 'plot_schedules', 'plot_collapse', 'write_plots', 'model_config', 'build_state', 'restore',
+           'resume_config', 'pretrain', 'main', 'launch']
 
 # %% ../nbs/06_trainer.ipynb #eeca5a06
 def _f(default, help:str):
@@ -160,19 +159,6 @@ def setup_distributed(device:str="auto") -> Dist:
     if cuda: torch.cuda.set_device(local)
     if not is_distributed(): dist.init_process_group("nccl" if cuda else "gloo")
     return Dist(rank, world, torch.device(f"cuda:{local}") if cuda else torch.device("cpu"))
-
-def resolve_precision(precision:str, device:torch.device) -> str:
-    "`auto` → bf16 on CUDA and on CPUs with fast bf16 matmuls (AMX/AVX-512 BF16), else fp32."
-    if precision != "auto": return precision
-    if device.type == "cuda": return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if fast_cpu_bf16() else "fp32"
-
-def autocast_context(precision:str, device:torch.device):
-    "The autocast context of `precision` on `device` (bf16/fp16), or a no-op for fp32."
-    precision = resolve_precision(precision, device)
-    if precision == "fp32": return nullcontext()
-    if precision == "fp16" and device.type != "cuda": raise ConfigError("precision=fp16 needs CUDA; use bf16 or fp32 on CPU")
-    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
 # %% ../nbs/06_trainer.ipynb #0c50a404
 def data_split(genome:Genome, cfg:PretrainConfig) -> tuple[dict, dict, str]:
@@ -440,7 +426,7 @@ def resume_config(saved:dict, cfg:PretrainConfig, given:set[str]) -> PretrainCon
     operational = {k: getattr(cfg, k) for k in given & RESUMABLE_CHANGES}
     return PretrainConfig.from_dict({**saved, "resume": True, "stop_after": cfg.stop_after, **operational})
 
-# %% ../nbs/06_trainer.ipynb #6eeef5fd
+# %% ../nbs/06_trainer.ipynb #a55dfb31
 def pretrain(cfg:PretrainConfig, given:set[str]=frozenset()) -> Path:
     "Run (or resume) a pretraining run; returns its run folder."
     d = setup_distributed(cfg.device)
@@ -448,6 +434,8 @@ def pretrain(cfg:PretrainConfig, given:set[str]=frozenset()) -> Path:
     if cfg.resume:
         state = load_checkpoint(run_dir)
         cfg = resume_config(state["config"], cfg, given)
+    elif (run_dir / "checkpoints" / "last").exists(): raise ConfigError(
+        f"{run_dir} already holds a run (checkpoints/last); continue it with --resume, or choose another --out")
     if cfg.threads: torch.set_num_threads(cfg.threads)
     if cfg.batch_size % (d.world_size * cfg.grad_accum): raise ConfigError(
         f"batch_size={cfg.batch_size} must divide by world_size x grad_accum = {d.world_size} x {cfg.grad_accum}")
@@ -462,6 +450,7 @@ def pretrain(cfg:PretrainConfig, given:set[str]=frozenset()) -> Path:
     start = restore(s, state) if cfg.resume else 0
     if d.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        if not cfg.resume: (run_dir / "metrics.jsonl").unlink(missing_ok=True)       # a fresh log for a fresh run
         meta = dict(findna_version=findna.__version__, world_size=d.world_size, split=split, window=window,
                     precision=resolve_precision(cfg.precision, d.device),
                     model=asdict(s.ema.teacher.config), data=data_fingerprint(genome))

@@ -444,3 +444,14 @@ def test_real_gb(name, counts):
     assert d.protocol == "re-split" and (d.train.lengths == TASKS[name].length).all()
     first = sorted((folder / "test/negative").glob("*.txt"), key=lambda p: int(p.stem))[0].read_text().strip()
     assert d.test.sequences()[0] == first.upper() and d.test.labels[0] == 0
+
+def test_max_val_samples_subsamples_val_only(tmp_path):
+    from findna.tasks import load, write_synthetic_data
+    root = write_synthetic_data(tmp_path / "data", seed=0)
+    full = load("prom_core_all", root, seed=0)
+    small = load("prom_core_all", root, seed=0, max_val_samples=4)
+    assert len(small.val) == 4 < len(full.val)
+    assert len(small.test) == len(full.test) and np.array_equal(small.test.idx, full.test.idx)
+    assert np.bincount(small.val.labels).min() >= 1                     # stratified: both classes kept
+    assert small.fingerprint["options"]["max_val_samples"] == 4
+    with pytest.raises(TaskError, match="max_val_samples=0"): load("prom_core_all", root, max_val_samples=0)

@@ -1,0 +1,305 @@
+"""Benchmark the ChordMixer backbone: training-step throughput (forward + backward + AdamW), achieved GFLOP/s
+against a dense matmul measured in the same run, and peak memory, for
+
+  ours         findna.chordmixer.ChordMixer (fused layer, one-index rotation)
+  eager        the same module with fused=False (eager autograd, one-index rotation)
+  naive        a ChordMixer written the reference's way: Python loop of per-group torch.roll + cat
+  floor        only the six matmuls of each layer (no element-wise work, no autograd): an upper bound
+  transformer  torch.nn.TransformerEncoder (pre-LN, GELU, d_model=E, 4 heads, FF=4E) with about the same
+               number of parameters as the ChordMixer it is compared with
+
+Rows: the paper backbone (L = 1000 + 10 CLS, E = 308, H = 512, 4 blocks of 10 layers, batch 8) for the
+GFLOP/s target; the `small` preset's backbone (E = 132, H = 256, 2 blocks, batch 16), where the element-wise
+work weighs more; bf16 autocast rows for both; then a length sweep (L = 1k, 4k, 16k, 64k) at a constant number of tokens per step, with
+E = 308, H = 512, ceil(log2 L) layers per block and the reference's MTcDNA track sizes. The sweep uses one
+block by default (--blocks), which keeps it to minutes: per-layer work is identical, so a 4-block network
+runs at 1/4 of those tokens/s.
+
+Each configuration runs in a fresh subprocess, so its peak RSS (VmHWM from /proc/self/status) is honest;
+the table shows the peak and the growth over the process after imports, and the minor page faults per step
+(kfault, thousands: fresh memory touched by the allocator; see --malloc), and `cpu`: the CPU time the step got
+divided by threads x wall time, about 1.0 on an idle machine and lower when other work shares the cores. Step time: best of --steps timed
+steps after one warm-up step (one step only when a step takes over a minute). The machine is shared: rerun
+at a quiet moment; ratios measured side by side are more trustworthy than absolute figures.
+
+Usage:  python bench/bench_model.py            (about 10 minutes on 2 CPU cores)
+        python bench/bench_model.py --quick    (under a minute: small shapes, one step)
+"""
+from __future__ import annotations
+import argparse, json, math, os, platform, subprocess, sys, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE_TRACK = {1024: 28, 4096: 24, 8192: 22, 16384: 20}       # MTcDNA configs of the reference
+E, H, N_HEADS = 308, 512, 4
+
+
+# ------------------------------------------------------------------------------------------- worker side
+
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"): return int(line.split()[1])
+    return -1
+
+
+def naive_chordmixer(E, g, H, n_layers, blocks):
+    "A ChordMixer written the reference's way (SwanDNA.py): per-group torch.roll in a Python loop, then cat."
+    import torch, torch.nn as nn
+
+    class Layer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.act, self.fc2 = nn.Linear(E, H), nn.GELU(), nn.Linear(H, E)
+        def forward(self, x):
+            m = self.fc2(self.act(self.fc1(x)))
+            y = torch.split(m, g, dim=-1)
+            z = [y[0]] + [torch.roll(y[i], shifts=-2 ** (i - 1), dims=1) for i in range(1, len(y))]
+            return x + torch.cat(z, -1)
+
+    return nn.Sequential(*[Layer() for _ in range(n_layers * blocks)])
+
+
+def transformer(E, n_layers):
+    import torch.nn as nn
+    layer = nn.TransformerEncoderLayer(E, N_HEADS, dim_feedforward=4 * E, dropout=0.0, activation="gelu",
+                                       batch_first=True, norm_first=True)
+    return nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+
+
+def _matmul_worker(spec):
+    import torch
+    dt = dict(fp32=torch.float32, bf16=torch.bfloat16)[spec["dtype"]]
+    n = spec["n"]
+    a, b = torch.randn(n, n).to(dt), torch.randn(n, n).to(dt)
+    a @ b
+    best, reps, t_end = math.inf, 0, time.perf_counter() + spec.get("budget_s", 3.0)
+    while reps < 3 or (time.perf_counter() < t_end and reps < 20):
+        t = time.perf_counter(); a @ b; best = min(best, time.perf_counter() - t); reps += 1
+    return dict(gflops=2 * n ** 3 / best / 1e9, reps=reps)
+
+
+def _gemm_floor(spec):
+    "Only the six matmuls of every ChordMixer layer (forward, input grad, weight grad), with fresh outputs."
+    import torch
+    N, E, H, layers = spec["B"] * spec["L"], spec["E"], spec["H"], spec["n_layers"] * spec["blocks"]
+    x, dm, w1, w2 = torch.randn(N, E), torch.randn(N, E), torch.randn(H, E), torch.randn(E, H)
+    a, da, b1, b2 = torch.randn(N, H), torch.randn(N, H), torch.randn(H), torch.randn(E)
+
+    def step():
+        for _ in range(layers):
+            torch.addmm(b1, x, w1.t()); torch.addmm(b2, a, w2.t())              # fc1, fc2
+            dm.mm(w2); da.mm(w1); dm.t().mm(a); da.t().mm(x)                  # dg, dx, dW2, dW1
+    return step, 12 * E * H * layers, 0
+
+
+def _model_worker(spec):
+    import torch
+    base_kb = _status_kb("VmRSS")
+    torch.manual_seed(0)
+    L, B, g, n_layers, blocks, E, H = (spec[k] for k in ("L", "B", "g", "n_layers", "blocks", "E", "H"))
+    if spec["impl"] == "floor":
+        step, flops_per_token, n_params = _gemm_floor(spec)
+    elif spec["impl"] in ("ours", "eager"):
+        sys.path.insert(0, str(ROOT))
+        from findna.chordmixer import ChordMixer
+        model = ChordMixer(E, g, H, n_layers, blocks, fused=spec["impl"] == "ours")
+        flops_per_token = 12 * E * H * n_layers * blocks                  # 2 matmuls x 2EH, x3 for fwd+bwd
+    elif spec["impl"] == "naive":
+        model = naive_chordmixer(E, g, H, n_layers, blocks)
+        flops_per_token = 12 * E * H * n_layers * blocks
+    else:
+        model = transformer(E, spec["tf_layers"])
+        dense = 2 * (4 * E * E + 2 * E * 4 * E)                           # projections + FFN, forward
+        flops_per_token = 3 * (dense + 4 * L * E) * spec["tf_layers"]      # + QK^T and AV, forward; x3
+    if spec["impl"] != "floor":
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4, foreach=True)
+        x = torch.randn(B, L, E, requires_grad=True)                         # as if from an embedding
+        bf16, n_params = spec["dtype"] == "bf16", sum(p.numel() for p in model.parameters())
+
+        def step():
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                y = model(x)
+            y.float().square().mean().backward()
+            opt.step(); opt.zero_grad(set_to_none=True); x.grad = None
+
+    import resource
+    t = time.perf_counter(); step(); warm = time.perf_counter() - t
+    times, cpu, faults = [], [], resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(spec["steps"] if warm < 60 else (1 if warm < 150 else 0)):
+        t, c = time.perf_counter(), time.process_time(); step()
+        times.append(time.perf_counter() - t); cpu.append(time.process_time() - c)
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / max(1, len(times))
+    step_s = min(times) if times else warm
+    share = cpu[times.index(step_s)] / torch.get_num_threads() / step_s if times else float("nan")
+    return dict(step_s=step_s, n_timed=len(times), warmup_s=warm, tokens_per_s=B * L / step_s,
+                gflops=flops_per_token * B * L / step_s / 1e9, flops_per_token=flops_per_token,
+                params=n_params, page_faults_per_step=faults, cpu_share=share,
+                base_mb=base_kb / 1024, peak_mb=_status_kb("VmHWM") / 1024, threads=torch.get_num_threads())
+
+
+# ------------------------------------------------------------------------------------------- driver side
+
+MALLOC_TUNED = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "68719476736"}
+
+def _run(spec, timeout, threads=None, malloc="default"):
+    env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}),
+               **(MALLOC_TUNED if malloc == "tuned" else {}))
+    try:
+        p = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True, text=True,
+                           timeout=timeout, cwd=ROOT, env=env)
+    except subprocess.TimeoutExpired:
+        return dict(error=f"timeout after {timeout} s")
+    if p.returncode != 0:
+        return dict(error=(p.stderr.strip().splitlines() or ["?"])[-1][:90])
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def _mem_available_mb():
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"): return int(line.split()[1]) / 1024
+    return math.inf
+
+
+def _estimate_mb(spec):
+    "Rough activation memory of a training step (what autograd keeps), to skip rows that cannot fit."
+    tokens, layers, E, H = spec["B"] * spec["L"], spec["n_layers"] * spec["blocks"], spec["E"], spec["H"]
+    per_token_layer = {"floor": 0, "ours": E + 2 * H, "eager": 2 * E + 2 * H, "naive": 4 * E + 2 * H,
+                       "transformer": 8 * E + 2 * 4 * E}[spec["impl"]] * 4
+    if spec["impl"] == "transformer": layers = spec["tf_layers"]
+    return tokens * layers * per_token_layer / 2 ** 20
+
+
+def _tf_layers(n_layers, blocks, E=E, H=H):
+    p_cm = n_layers * blocks * (2 * E * H + H + E)
+    p_tf = 4 * E * E + 4 * E + 2 * E * 4 * E + 4 * E + E + 4 * E     # attention, FFN, two LayerNorms
+    return max(1, round(p_cm / p_tf))
+
+
+def _spec(impl, dtype, L, B, blocks, steps, n_layers=None, g=None, name="", E=E, H=H):
+    n = n_layers or math.ceil(math.log2(L))
+    s = dict(impl=impl, dtype=dtype, L=L, B=B, g=g or REFERENCE_TRACK.get(L, E // (n + 1)), n_layers=n, blocks=blocks,
+             steps=steps, name=name or f"L={L}", E=E, H=H)
+    if impl == "transformer": s["tf_layers"] = _tf_layers(n, blocks, E, H)
+    return s
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small batches and lengths, one timed step: about a minute")
+    ap.add_argument("--tokens", type=int, default=16384, help="tokens per step in the length sweep (B = tokens // L)")
+    ap.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 16384, 65536])
+    ap.add_argument("--blocks", type=int, default=1, help="blocks in the length sweep (the paper row always has 4)")
+    ap.add_argument("--steps", type=int, default=2, help="timed steps after the warm-up (best is reported)")
+    ap.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
+                    help="bf16 autocast rows: auto = full rows only where the CPU has native bf16 (else one probe row)")
+    ap.add_argument("--max-transformer-len", type=int, default=16384, help="skip the transformer above this length")
+    ap.add_argument("--timeout", type=int, default=1200, help="seconds per configuration")
+    ap.add_argument("--rows", default="all", help="comma-separated subset: paper, small, sweep (default: all)")
+    ap.add_argument("--retries", type=int, default=1, help="rerun a row whose cpu share was below 0.9 (keep the best)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads in every worker (default: torch's choice)")
+    ap.add_argument("--malloc", choices=["tuned", "default"], default="tuned",
+                    help="tuned: keep freed memory in the glibc heap (MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_), so "
+                         "each step does not page-fault its activations in again; applied to every implementation")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        spec = json.loads(args.worker)
+        print(json.dumps(_matmul_worker(spec) if spec["impl"] == "matmul" else _model_worker(spec)))
+        return
+
+    import torch
+    try: native_bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception: native_bf16 = False
+    full_bf16 = args.bf16 == "on" or (args.bf16 == "auto" and native_bf16)
+    if args.quick: args.tokens, args.lengths, args.steps = 2048, [256, 1024], 1
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.processor())
+    print(f"# bench_model  {time.strftime('%Y-%m-%d %H:%M')}  torch {torch.__version__}  CPU: {cpu}, "
+          f"{os.cpu_count()} cores, {args.threads or torch.get_num_threads()} torch threads, native bf16: {native_bf16}, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    print(f"# length sweep: {args.tokens} tokens/step, {args.blocks} block(s); steps: best of {args.steps} after 1 warm-up; "
+          f"malloc: {args.malloc}")
+
+    peaks = {}
+    for dt in ("fp32", "bf16"):
+        n = 2048 if (dt == "fp32" or native_bf16) else 512
+        r = _run(dict(impl="matmul", dtype=dt, n=n), args.timeout, args.threads, args.malloc)
+        peaks[dt] = r.get("gflops", float("nan"))
+        print(f"# dense matmul {n}^3 {dt}: {peaks[dt]:,.1f} GFLOP/s")
+
+    paper_B, small_B = (1, 2) if args.quick else (8, 16)
+    paper = dict(n_layers=10, g=28, name="paper")
+    small = dict(n_layers=10, g=12, name="small", E=132, H=256)
+    specs = [_spec(i, "fp32", 1010, paper_B, 4, args.steps, **paper) for i in ("floor", "ours", "eager", "naive")]
+    specs += [_spec(i, "fp32", 1010, small_B, 2, args.steps, **small) for i in ("floor", "ours", "eager", "naive")]
+    if full_bf16 or (args.bf16 == "auto" and not args.quick):   # without native bf16: one probe row per impl, batch 1
+        B, steps = (paper_B, args.steps) if full_bf16 else (1, 1)
+        specs += [_spec(i, "bf16", 1010, B, 4, steps, **paper) for i in ("ours", "naive")]
+        specs += [_spec(i, "bf16", 1010, B if full_bf16 else 2, 2, steps, **small) for i in ("ours", "naive")]
+    for L in args.lengths:
+        B = max(1, args.tokens // L)
+        specs += [_spec("ours", "fp32", L, B, args.blocks, args.steps), _spec("naive", "fp32", L, B, args.blocks, args.steps)]
+        if L <= args.max_transformer_len: specs.append(_spec("transformer", "fp32", L, B, args.blocks, args.steps))
+        if full_bf16 and L <= 4096:
+            specs += [_spec(i, "bf16", L, B, args.blocks, args.steps) for i in ("ours", "naive")]
+
+    if args.rows != "all":
+        keep = set(args.rows.split(","))
+        specs = [s for s in specs if s["name"] in keep or ("sweep" in keep and s["name"].startswith("L="))]
+    head = (f"{'config':7s} {'impl':12s} {'dtype':5s} {'L':>6s} {'B':>3s} {'layers':>7s} {'params':>7s} {'s/step':>7s} {'tok/s':>8s} "
+            f"{'GFLOP/s':>8s} {'%peak':>6s} {'peak MB':>8s} {'+MB':>7s} {'MB/ktok':>8s} {'kfault':>6s} {'cpu':>4s}")
+    print(head); print("-" * len(head))
+    rows = []
+    for s in specs:
+        est = _estimate_mb(s)
+        if est > 0.8 * _mem_available_mb():
+            r = dict(error=f"skipped: needs ~{est / 1024:.0f} GB, {_mem_available_mb() / 1024:.0f} GB available")
+        else:
+            r = _run(s, args.timeout, args.threads, args.malloc)
+            for _ in range(args.retries):                        # the row shared its cores: measure it again
+                if "error" in r or r["cpu_share"] >= 0.9: break
+                again = _run(s, args.timeout, args.threads, args.malloc)
+                if "error" not in again and again["step_s"] < r["step_s"]: r = again
+        rows.append((s, r))
+        layers = f"{s['tf_layers']}" if s["impl"] == "transformer" else f"{s['blocks']}x{s['n_layers']}"
+        pre = f"{s['name']:7s} {s['impl']:12s} {s['dtype']:5s} {s['L']:6d} {s['B']:3d} {layers:>7s}"
+        if "error" in r: print(f"{pre}  {r['error']}", flush=True); continue
+        grow = r["peak_mb"] - r["base_mb"]
+        print(f"{pre} {r['params'] / 1e6:6.2f}M {r['step_s']:7.2f} {r['tokens_per_s']:8.0f} {r['gflops']:8.1f} "
+              f"{100 * r['gflops'] / peaks[s['dtype']]:5.0f}% {r['peak_mb']:8.0f} {grow:7.0f} "
+              f"{1000 * grow / (s['B'] * s['L']):8.1f} {r['page_faults_per_step'] / 1000:6.1f} {r['cpu_share']:4.2f}"
+              f"{'' if r['n_timed'] else '  (warm-up step only)'}", flush=True)
+
+    def get(impl, dtype, name):
+        for s, r in rows:
+            if (s["impl"], s["dtype"], s["name"]) == (impl, dtype, name) and "error" not in r: return r
+        return None
+
+    print("\n# summary")
+    for name, dt in [(n, d) for n in ("paper", "small") for d in ("fp32", "bf16")]:
+        o, n, e, f = get("ours", dt, name), get("naive", dt, name), get("eager", dt, name), get("floor", dt, name)
+        if o and f: print(f"{name} backbone {dt}: the matmuls alone run at {100 * f['gflops'] / peaks[dt]:.0f}% of the "
+                          f"peak; ours reaches {100 * o['gflops'] / f['gflops']:.0f}% of that floor"
+                          + (f", naive {100 * n['gflops'] / f['gflops']:.0f}%" if n else ""))
+        if o: print(f"{name} backbone {dt}: ours {o['gflops']:.1f} GFLOP/s = {100 * o['gflops'] / peaks[dt]:.0f}% of the "
+                    f"{dt} matmul peak ({peaks[dt]:.1f})" + (f"; naive {100 * n['gflops'] / peaks[dt]:.0f}%" if n else "")
+                    + (f"; ours/naive {o['tokens_per_s'] / n['tokens_per_s']:.2f}x" if n else "")
+                    + (f"; ours/eager {o['tokens_per_s'] / e['tokens_per_s']:.2f}x" if e else ""))
+    for L in args.lengths:
+        o, n, t = (get(i, "fp32", f"L={L}") for i in ("ours", "naive", "transformer"))
+        if not o: continue
+        msg = f"L={L:6d} fp32: ours {o['tokens_per_s']:.0f} tok/s"
+        if n: msg += f", {o['tokens_per_s'] / n['tokens_per_s']:.2f}x naive"
+        if t: msg += f", {o['tokens_per_s'] / t['tokens_per_s']:.2f}x transformer"
+        ob, nb = get("ours", "bf16", f"L={L}"), get("naive", "bf16", f"L={L}")
+        if ob and nb: msg += f"; bf16 ours/naive {ob['tokens_per_s'] / nb['tokens_per_s']:.2f}x"
+        msg += f"; ours memory {1000 * (o['peak_mb'] - o['base_mb']) / (L * max(1, args.tokens // L)):.1f} MB per 1k tokens"
+        print(msg)
+    print(f"# load average at the end: {os.getloadavg()[0]:.2f} (other work on the machine slows every row)")
+    if not full_bf16:
+        print("note: this CPU has no native bf16 (oneDNN reports none): bf16 matmuls run through a slow fallback, so the "
+              "bf16 rows are one probe each at batch 1; rerun with --bf16 on to force the full set.")
+
+
+if __name__ == "__main__":
+    main()
