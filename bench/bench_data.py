@@ -8,8 +8,9 @@ Three rates, each the median over `--repeats` batches:
             vectorised over the batch (findna.views);
   naive     the same sampler, then the same augmentations written per sequence in a Python loop (the way the
             reference code builds its views, but on the fly);
-  model     windows/s a full pretraining step consumes: student forward+backward (bf16 autocast), teacher
-            forward, AdamW step and EMA update, on the same batch shape (one preset per row).
+  model     windows/s a full pretraining step consumes: student forward+backward, teacher forward, AdamW step
+            and EMA update, on the same batch shape (one preset per row), in the precision the trainer's
+            `--precision auto` picks on this machine (bf16 only where it is fast: see findna.model.resolve_precision).
 The figures of merit are the ratios pipeline/naive and pipeline/model, printed at the end.
 """
 import argparse, statistics, sys, time
@@ -67,7 +68,7 @@ def median_time(fn, repeats):
     return statistics.median(times)
 
 def model_step_fn(preset, batch, length):
-    from findna.model import FinDNA, FinDNAConfig, make_teacher
+    from findna.model import FinDNA, FinDNAConfig, autocast_context, make_teacher
     from findna.distill import DistillationLoss, TeacherEMA, mlm_loss
     cfg = FinDNAConfig.preset(preset)
     student = FinDNA(cfg); ema = TeacherEMA(make_teacher(student))
@@ -77,7 +78,7 @@ def model_step_fn(preset, batch, length):
     x = one_hot(torch.randint(0, 4, (batch, length), generator=g))
     sv, tv = student_view(x, g), teacher_view(x, g)
     def step():
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with autocast_context("auto", torch.device("cpu")):
             out = student(sv.inputs)
             with torch.no_grad(): t_cls = ema.teacher(tv).cls_logits
             loss = mlm_loss(out.mlm_logits, sv.targets, sv.mask) + loss_fn(out.cls_logits, t_cls, 0.04)
@@ -111,8 +112,10 @@ def main():
     rows = {"fetch only (sampler)": median_time(fetch, args.repeats),
             "pipeline (vectorised views)": median_time(pipeline, args.repeats),
             "naive per-sequence views": median_time(naive, max(1, args.repeats // 2))}
+    from findna.model import resolve_precision
+    precision = resolve_precision("auto", torch.device("cpu"))
     for preset in filter(None, args.presets.split(",")):
-        rows[f"model step, {preset} preset (bf16)"] = median_time(model_step_fn(preset, args.batch, args.length), 2)
+        rows[f"model step, {preset} preset ({precision})"] = median_time(model_step_fn(preset, args.batch, args.length), 2)
     print(f"\n{'stage':<40}{'s/batch':>10}{'windows/s':>12}")
     for name, t in rows.items(): print(f"{name:<40}{t:>10.4f}{args.batch / t:>12.1f}")
     p = rows["pipeline (vectorised views)"]

@@ -110,8 +110,8 @@ def embed_models(models:dict,                 # {name: FinDNA}
                                       "the genome region holds rows, and that n_per_split / n_windows is at least 1")
     bad = [p for p in poolings if p not in POOLINGS]
     if bad or not poolings: raise EmbeddingError(f"poolings={list(poolings)}: choose one or more of {POOLINGS}")
-    return {name: {p: embed(m, seqs, batch_size=batch_size, pooling=p, autocast=autocast, verbose=verbose) for p in poolings}
-            for name, m in models.items()}
+    return {name: embed(m, seqs, batch_size=batch_size, pooling=tuple(poolings), autocast=autocast, verbose=verbose)
+            for name, m in models.items()}                   # one forward pass per model for all poolings
 
 # %% ../nbs/07b_embeddings.ipynb #6545e735
 SPLITS = ("train", "val", "test")

@@ -793,9 +793,14 @@ def verdicts(table:pd.DataFrame) -> list[str]:
     return out
 
 def write_report(cells:pd.DataFrame, unavailable:pd.DataFrame, out_dir:str|Path, title:str="findna evaluation") -> Path:
-    "Write results.md, results.csv, cells.csv and results.png into `out_dir`; returns the markdown path."
+    "Write results.md, results.csv, cells.csv, fingerprints.json and results.png into `out_dir`; returns the markdown path."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     cells.to_csv(out / "cells.csv", index=False)
+    prints = {}                                                   # the data every cell saw: files, rows, sha256 per split
+    for _, c in (cells[cells.status == "ok"] if len(cells) else cells).iterrows():
+        rec = Path(str(c.get("out_dir", ""))) / RESULTS_NAME
+        if c.get("out_dir") and rec.is_file(): prints[f"{c.task}/{c.init}/seed{c.seed}"] = json.loads(rec.read_text()).get("fingerprint")
+    _write_json(out / "fingerprints.json", prints)
     ok = cells[cells.status == "ok"] if len(cells) else cells
     table = results_table(ok) if len(ok) else pd.DataFrame()
     if len(ok): results_table(ok, numeric=True).to_csv(out / "results.csv")

@@ -539,15 +539,17 @@ def autocast_context(precision:str, device:torch.device):
 def embed(model:nn.Module,              # FinDNA or FinDNAClassifier (anything with `encode` and `config`)
           sequences,                    # list of DNA strings (any lengths <= max_len), or a FASTA path
           batch_size:int=64,
-          pooling:str="mean",           # "mean" over real bases | "cls" over CLS tokens | "none"
+          pooling:str|tuple="mean",     # "mean" over real bases | "cls" over CLS tokens | "none" | a tuple of them
           device=None,                  # default: the model's device
           autocast:str|None="auto",     # "auto" | "bf16" | None (float32)
           verbose:bool=True,            # tqdm progress bar
-         )->np.ndarray|list:            # (N, E) float32, or N arrays (L_i, E) for pooling="none"
+         )->np.ndarray|list|dict:       # (N, E) float32, or N arrays (L_i, E) for pooling="none"; {pooling: ...} for a tuple
     "Embed `sequences` with `model`: length-bucketed batches, padding-aware pooling, no gradient."
     net = getattr(model, "module", model)
     seqs, c = _sequences(sequences), net.config
-    if pooling not in ("mean", "cls", "none"): raise FinDNAError(f"pooling must be 'mean', 'cls' or 'none', got {pooling!r}")
+    pools = tuple(pooling) if isinstance(pooling, (tuple, list)) else (pooling,)   # several poolings: one forward pass
+    if not pools or any(p not in ("mean", "cls", "none") for p in pools): raise FinDNAError(
+        f"pooling must be 'mean', 'cls', 'none' or a tuple of them, got {pooling!r}")
     lens = np.array([len(s) for s in seqs], dtype=np.int64)
     for bad, why in ((lens > c.max_len, f"longer than max_len={c.max_len}; split or truncate them, or raise the input "
                       "limit: from_pretrained(dir, max_len=...)"), (lens == 0, "empty")):
@@ -557,7 +559,7 @@ def embed(model:nn.Module,              # FinDNA or FinDNAClassifier (anything w
     was_training, was_device = net.training, next(net.parameters()).device
     net.eval().to(device)
     order = np.argsort(-lens, kind="stable")                     # longest first: similar lengths per batch
-    out = [None] * len(seqs) if pooling == "none" else np.zeros((len(seqs), c.embed_dim), np.float32)
+    out = {p: [None] * len(seqs) if p == "none" else np.zeros((len(seqs), c.embed_dim), np.float32) for p in pools}
     try:
         if autocast not in ("auto", "bf16", None): raise FinDNAError(f"autocast must be 'auto', 'bf16' or None, got {autocast!r}")
         with torch.no_grad(), autocast_context("fp32" if autocast is None else autocast, device):
@@ -566,8 +568,9 @@ def embed(model:nn.Module,              # FinDNA or FinDNAClassifier (anything w
                 idx, n = encode_batch([seqs[j] for j in ids])
                 x, n = one_hot(torch.from_numpy(idx), device=device), torch.from_numpy(n).to(device)
                 hidden = net.encode(x, n)                        # (b, L_batch + n_cls, E)
-                if pooling == "none":
-                    for j, h, k in zip(ids, hidden.float().cpu().numpy(), n.tolist()): out[j] = h[:k]
-                else: out[ids] = _pool(hidden, n, x.shape[1], c.n_cls, pooling).float().cpu().numpy()
+                for p in pools:
+                    if p == "none":
+                        for j, h, k in zip(ids, hidden.float().cpu().numpy(), n.tolist()): out[p][j] = h[:k]
+                    else: out[p][ids] = _pool(hidden, n, x.shape[1], c.n_cls, p).float().cpu().numpy()
     finally: net.train(was_training).to(was_device)
-    return out
+    return out if isinstance(pooling, (tuple, list)) else out[pooling]

@@ -163,6 +163,9 @@ def test_grid_records_failures_and_unavailable(root, teacher_dir, tmp_path):
     assert cells[cells.init == "kmer"].status.tolist() == ["ok"]
     text = write_report(cells, unavailable, tmp_path / "g").read_text()
     assert "## Failed cells" in text and "## Unavailable tasks" in text and "tf1" in text
+    prints = json.loads((tmp_path / "g" / "fingerprints.json").read_text())   # the data of every successful cell
+    assert list(prints) == ["H3/kmer/seed0"] and prints["H3/kmer/seed0"]["task"] == "H3"
+    assert prints["H3/kmer/seed0"]["splits"]["test"]["rows"] == len(load("H3", root, train_split="dev").test)
     _, skipped = evaluate_grid(tasks="H3", data_dir=str(root), seeds="0", inits="scratch", dev_only="skip", kmer=False,
                                out_dir=str(tmp_path / "h"), verbose=False)
     assert skipped.status.tolist() == ["dev-only"]
