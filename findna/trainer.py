@@ -492,10 +492,11 @@ def pretrain(cfg:PretrainConfig, given:set[str]=frozenset()) -> Path:
     return run_dir
 
 # %% ../nbs/06_trainer.ipynb #bb233d16
-def main(argv:list[str]|None=None) -> Path:
-    "Command-line entry point: parse flags, then `pretrain`."
+def main(argv:list[str]|None=None) -> None:
+    "Command-line entry point (`findna-pretrain`, `python -m findna.trainer`): parse flags, `pretrain`, say where the run is."
     cfg, given = parse_args(argv)
-    return pretrain(cfg, given)
+    run_dir = pretrain(cfg, given)                # returns None: a console script exits with main()'s return value
+    if int(os.environ.get("RANK", 0)) == 0: print(f"run folder: {run_dir}")
 
 if __name__ == "__main__" and Path(sys.argv[0]).name == "trainer.py": main()
 

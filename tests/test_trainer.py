@@ -24,6 +24,13 @@ def test_cli_leaves_checkpoint_and_metrics(tmp_path):
     assert (out / "checkpoints" / "last" / "state.pt").exists() and (out / "metrics.jsonl").exists()
     assert (out / "teacher" / "model.safetensors").exists()
     assert json.loads((out / "config.json").read_text())["steps"] == 4
+    script = Path(sys.executable).parent / "findna-pretrain"                   # the installed console script (make install)
+    assert script.exists(), f"{script} missing: install findna (make install) so the console script exists"
+    done = subprocess.run([str(script), "--fasta", str(DEMO_GENOME), "--preset", "tiny", "--steps", "2", "--batch-size", "2",
+                           "--out", str(tmp_path / "script"), "--threads", "1"], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]                         # exits 0 on success, says where the run is
+    assert f"run folder: {tmp_path / 'script'}" in done.stdout
 
 def test_cli_help_documents_every_option():
     done = subprocess.run([sys.executable, "-m", "findna.trainer", "--help"], capture_output=True, text=True)
