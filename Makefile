@@ -43,7 +43,7 @@ pytest: $(STAMP)
 ## chr20_b is held out for validation. Writes $(DEMO_OUT)/{config.json,metrics.jsonl,checkpoints/,teacher/,plots/}.
 demo: $(STAMP)
 	rm -rf $(DEMO_OUT)
-	$(BIN)/findna-pretrain --preset small --steps 100 --batch-size 8 --lr 1e-3 --warmup-frac 0.1 \
+	$(BIN)/findna-pretrain --preset small --steps 100 --batch-size 8 --lr 2e-3 --warmup-frac 0.1 --teacher-momentum 0.97 \
 	    --val-chroms chr20_b --log-every 10 --eval-every 50 --eval-batches 4 --ckpt-every 50 --out $(DEMO_OUT)
 	@echo; echo "demo run folder: $(DEMO_OUT)"; ls $(DEMO_OUT) $(DEMO_OUT)/plots $(DEMO_OUT)/teacher
 

@@ -12,24 +12,32 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 # %% auto #0
-__all__ = ['mlm_loss', 'mlm_accuracy', 'distillation_loss', 'is_distributed', 'DistillationLoss', 'teacher_entropy',
-           'cosine_schedule', 'temperature_schedule', 'unwrap', 'TeacherEMA']
+__all__ = ['N_BASES', 'mlm_loss', 'mlm_accuracy', 'majority_rate', 'distillation_loss', 'is_distributed', 'DistillationLoss',
+           'teacher_entropy', 'collapse_stats', 'collapse_verdict', 'cosine_schedule', 'temperature_schedule', 'unwrap',
+           'TeacherEMA']
 
 # %% ../nbs/05_distill.ipynb #2ab7fe7b
+N_BASES = 4                           # A C G T: the only MLM targets (N is never masked as a target)
+
 def mlm_loss(logits:Tensor,   # (B, L, 5) MLM logits at the sequence positions
              targets:Tensor,  # (B, L, 5) one-hot original bases
              mask:Tensor,     # (B, L) bool: the masked positions
-             kind:str="bce",  # "bce" (reference: per-channel BCE-with-logits) or "ce" (softmax cross-entropy)
+             kind:str="ce",   # "ce" (softmax cross-entropy over A C G T) or "bce" (reference: per-channel BCE, 5 channels)
             )->Tensor:        # scalar
     "Masked-nucleotide loss of `logits` against `targets`, on the positions in `mask` only."
     logits, targets = logits[mask].float(), targets[mask].float()    # (M, 5): masked rows only
     if kind == "bce": return F.binary_cross_entropy_with_logits(logits, targets)
-    if kind == "ce": return F.cross_entropy(logits, targets.argmax(-1))
-    raise ValueError(f"mlm_loss kind={kind!r}; use 'bce' (reference) or 'ce'")
+    if kind == "ce": return F.cross_entropy(logits[:, :N_BASES], targets.argmax(-1))
+    raise ValueError(f"mlm_loss kind={kind!r}; use 'ce' or 'bce' (reference)")
 
 def mlm_accuracy(logits:Tensor, targets:Tensor, mask:Tensor) -> Tensor:
-    "Share of masked positions where the arg-max of `logits` (B, L, 5) is the base in `targets`."
-    return (logits[mask].argmax(-1) == targets[mask].argmax(-1)).float().mean()
+    "Share of masked positions where the best of the four bases in `logits` (B, L, 5) is the base in `targets`."
+    return (logits[mask][:, :N_BASES].argmax(-1) == targets[mask].argmax(-1)).float().mean()
+
+def majority_rate(targets:Tensor, mask:Tensor) -> Tensor:
+    "Accuracy of always guessing the most frequent masked base: the floor a network that learned nothing reaches."
+    counts = targets[mask][:, :N_BASES].float().sum(0)                # (4,)
+    return counts.max() / counts.sum().clamp_min(1)
 
 # %% ../nbs/05_distill.ipynb #f276941f
 def distillation_loss(student_cls:Tensor,   # (B, K, D) student logits on the CLS tokens
@@ -74,6 +82,21 @@ def teacher_entropy(teacher_cls:Tensor, center:Tensor, tau_t:float) -> Tensor:
     "Mean entropy (nats) of the centred, sharpened teacher distribution over `teacher_cls` (B, K, D)."
     q = F.softmax((teacher_cls.float() - center) / tau_t, dim=-1)
     return -(q * q.clamp_min(1e-12).log()).sum(-1).mean()
+
+@torch.no_grad()
+def collapse_stats(teacher_cls:Tensor, center:Tensor, tau_t:float) -> dict[str, Tensor]:
+    "Per-sample entropy, entropy of the batch-mean distribution, effective prototypes exp(H(mean)), distinct arg-max."
+    q = F.softmax((teacher_cls.float() - center) / tau_t, dim=-1).reshape(-1, teacher_cls.shape[-1])   # (N, D)
+    mean = q.mean(0)                                                                                  # (D,)
+    h_mean = -(mean * mean.clamp_min(1e-12).log()).sum()
+    return dict(teacher_entropy=-(q * q.clamp_min(1e-12).log()).sum(-1).mean(), mean_entropy=h_mean,
+                effective_prototypes=h_mean.exp(), distinct_argmax=torch.tensor(float(q.argmax(-1).unique().numel())))
+
+def collapse_verdict(stats:dict, out_dim:int) -> str|None:
+    "'collapsed', 'uniform' or None (healthy) from `collapse_stats` of a run with `out_dim` prototypes."
+    if float(stats["effective_prototypes"]) < max(2.0, 0.01 * out_dim): return "collapsed"
+    if float(stats["teacher_entropy"]) > 0.95 * math.log(out_dim): return "uniform"
+    return None
 
 # %% ../nbs/05_distill.ipynb #911380f6
 def cosine_schedule(base:float, final:float, total_steps:int,

@@ -19,7 +19,7 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, Nearest
 from sklearn.preprocessing import StandardScaler
 from . import __version__
 from .genome import DEFAULT_VAL_CHROMS, Genome, WindowSampler, demo_genome_path, split_chroms, split_regions
-from .model import FinDNA, FinDNAConfig, embed
+from .model import FinDNA, FinDNAConfig, embed, pretrained_path
 from .tasks import METRICS, TaskData, get_task, load, stratified_subsample, task_availability
 
 # %% auto #0
@@ -39,10 +39,10 @@ RANDOM_SEED_OFFSET = 1_000_000                     # random baseline seed = offs
 
 def _checkpoint_path(checkpoint:str|Path) -> Path:
     "`checkpoint` as an existing path, or a clear error."
-    path = Path(checkpoint).expanduser()
+    path = pretrained_path(checkpoint) if str(checkpoint) else Path("")
     if not str(checkpoint) or not path.exists(): raise EmbeddingError(
         f"checkpoint {str(checkpoint)!r} does not exist; pass a pretraining run folder (with teacher/ and "
-        "checkpoints/last/state.pt) or a folder written by FinDNA.save_pretrained")
+        "checkpoints/last/state.pt), a folder written by FinDNA.save_pretrained, or a shipped name (findna.model.PRETRAINED)")
     return path
 
 def _config_with_len(config:FinDNAConfig, fit_len:int|None) -> FinDNAConfig:

@@ -25,7 +25,7 @@ from .alphabet import one_hot, reverse_complement
 from .distill import cosine_schedule
 from .model import resolve_precision as model_resolve_precision
 from .model import (CheckpointError, FinDNA, FinDNAClassifier, FinDNAConfig, FinDNAError, PRESETS, autocast_context,
-                          checkpoint_metadata)
+                          checkpoint_metadata, pretrained_path)
 from .tasks import Split, TaskData, TaskError, get_task, load, suite, task_availability
 
 # %% auto #0
@@ -234,7 +234,7 @@ def resolve_pretrained(pretrained:str|Path, # run folder, save_pretrained folder
                        scratch:Path,        # where a student taken from a run folder is written
                       )->tuple[Path, str]:  # (checkpoint folder, role: 'teacher' | 'student' | 'classifier')
     "Find the checkpoint folder `pretrained` points to, and the network it holds."
-    path = Path(pretrained).expanduser()
+    path = pretrained_path(pretrained)
     if not path.exists(): raise FinetuneError(
         f"pretrained={str(pretrained)!r} does not exist; pass a pretraining run folder (with teacher/), a folder written by "
         "save_pretrained, a saved classifier, or pretrained='' to train from scratch")

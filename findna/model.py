@@ -22,10 +22,11 @@ from .alphabet import ALPHABET, encode_batch, one_hot
 from .chordmixer import ChordMixer, group_shifts, mixes_all_positions
 
 # %% auto #0
-__all__ = ['PRESETS', 'WEIGHTS_NAME', 'CONFIG_NAME', 'METADATA_NAME', 'REFERENCE_ALPHABET', 'PRECISIONS', 'FinDNAError',
-           'CheckpointError', 'FinDNAWarning', 'FinDNAConfig', 'DINOHead', 'FinDNAOutput', 'FinDNA', 'make_teacher',
-           'checkpoint_metadata', 'import_reference_checkpoint', 'FinDNAClassifier', 'init_classifier', 'fast_cpu_bf16',
-           'resolve_precision', 'autocast_context', 'embed']
+__all__ = ['PRESETS', 'PRETRAINED', 'WEIGHTS_NAME', 'CONFIG_NAME', 'METADATA_NAME', 'REFERENCE_ALPHABET', 'PRECISIONS',
+           'FinDNAError', 'CheckpointError', 'FinDNAWarning', 'FinDNAConfig', 'BatchFeatureNorm', 'DINOHead',
+           'FinDNAOutput', 'FinDNA', 'pretrained_path', 'make_teacher', 'checkpoint_metadata',
+           'import_reference_checkpoint', 'FinDNAClassifier', 'init_classifier', 'fast_cpu_bf16', 'resolve_precision',
+           'autocast_context', 'embed']
 
 # %% ../nbs/04_model.ipynb #7fb4fb1c
 class FinDNAError(ValueError):
@@ -59,6 +60,7 @@ class FinDNAConfig:
     dino_bottleneck_dim: int = 256     # DINO head bottleneck (L2-normalised)
     dino_n_layers: int = 3             # DINO head MLP layers
     dino_norm_last_layer: bool = True  # freeze the weight-norm gain of the last layer (DINO default)
+    dino_batch_norm: bool = False      # normalise each hidden feature over the batch, per CLS token (DINO's use_bn)
 
     def __post_init__(self):
         for name in ("max_len", "track_size", "hidden_dim", "n_blocks", "dino_hidden_dim", "dino_bottleneck_dim", "dino_n_layers"):
@@ -109,20 +111,28 @@ class FinDNAConfig:
 # %% ../nbs/04_model.ipynb #5f555e37
 PRESETS = dict(
     paper=dict(max_len=1000, n_cls=10, track_size=28, hidden_dim=512, n_blocks=4),
-    small=dict(max_len=1000, n_cls=10, track_size=12, hidden_dim=256, n_blocks=2),
+    small=dict(max_len=1000, n_cls=10, track_size=12, hidden_dim=256, n_blocks=2, dino_hidden_dim=512, dino_bottleneck_dim=128),
     tiny=dict(max_len=128, n_cls=4, track_size=4, hidden_dim=64, n_blocks=1, dino_hidden_dim=64, dino_bottleneck_dim=32),
 )
 
 # %% ../nbs/04_model.ipynb #8d2eb96a
+class BatchFeatureNorm(nn.Module):
+    "Normalise (B, K, H) features over the batch, separately for each of the K tokens (batch statistics, no running state)."
+    def forward(self, h:Tensor) -> Tensor:
+        if h.shape[0] < 2: raise FinDNAError("the dino head's batch norm needs at least 2 windows per batch")
+        h32 = h.float()
+        return ((h32 - h32.mean(0)) * torch.rsqrt(h32.var(0, unbiased=False) + 1e-5)).to(h.dtype)
+
 class DINOHead(nn.Module):
-    "DINO projection head: MLP, L2-normalised bottleneck, weight-normalised linear layer."
+    "DINO projection head: MLP (optionally batch-normalised), L2-normalised bottleneck, weight-normalised linear layer."
     def __init__(self, in_dim:int, out_dim:int, hidden_dim:int=2048, bottleneck_dim:int=256, n_layers:int=3,
-                 norm_last_layer:bool=True):
+                 norm_last_layer:bool=True, batch_norm:bool=False):
         super().__init__()
         dims = [in_dim] + [hidden_dim] * (max(n_layers, 1) - 1) + [bottleneck_dim]
         layers = []
         for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
-            layers += [nn.Linear(a, b)] + ([nn.GELU()] if i < len(dims) - 2 else [])
+            hidden = i < len(dims) - 2
+            layers += [nn.Linear(a, b)] + ([BatchFeatureNorm()] if hidden and batch_norm else []) + ([nn.GELU()] if hidden else [])
         self.mlp = nn.Sequential(*layers)
         for m in self.mlp:
             if isinstance(m, nn.Linear): nn.init.trunc_normal_(m.weight, std=0.02); nn.init.zeros_(m.bias)
@@ -130,7 +140,7 @@ class DINOHead(nn.Module):
         self.last_layer.parametrizations.weight.original0.data.fill_(1.0)
         if norm_last_layer: self.last_layer.parametrizations.weight.original0.requires_grad = False
 
-    def forward(self, h:Tensor) -> Tensor: # (..., in_dim) -> (..., out_dim)
+    def forward(self, h:Tensor) -> Tensor: # (B, K, in_dim) -> (B, K, out_dim)
         return self.last_layer(F.normalize(self.mlp(h), dim=-1, p=2))
 
 # %% ../nbs/04_model.ipynb #16ed40d8
@@ -187,7 +197,7 @@ class FinDNA(nn.Module):
                                        c.mlp_dropout, c.layer_dropout, c.prenorm)
             self.mlm_head = nn.Linear(c.embed_dim, len(ALPHABET))
             self.dino_head = (DINOHead(c.embed_dim, c.out_dim, c.dino_hidden_dim, c.dino_bottleneck_dim,
-                                       c.dino_n_layers, c.dino_norm_last_layer) if c.head == "dino" else None)
+                                       c.dino_n_layers, c.dino_norm_last_layer, c.dino_batch_norm) if c.head == "dino" else None)
 
     def encode(self, x:Tensor, lengths:Tensor|None=None) -> Tensor: # (B, L, 5) -> (B, L + n_cls, E)
         "Hidden states of `x` with the CLS tokens appended after each row's bases."
@@ -203,15 +213,17 @@ class FinDNA(nn.Module):
         else: cls_logits = self.dino_head(_cls_positions(hidden, lengths, L, self.config.n_cls))
         return FinDNAOutput(logits[:, :L], cls_logits, hidden)
 
-    def save_pretrained(self, path:str|Path, role:str|None=None) -> Path:
-        "Write `model.safetensors`, `config.json` and `metadata.json` to `path`, atomically."
+    def save_pretrained(self, path:str|Path, role:str|None=None, info:dict|None=None) -> Path:
+        "Write `model.safetensors`, `config.json` and `metadata.json` (with `info`, e.g. how it was pretrained) to `path`, atomically."
         role = role or self.role
         if role not in ("student", "teacher"): raise CheckpointError(f"role must be 'student' or 'teacher', got {role!r}")
-        return _write_checkpoint(path, self.state_dict(), asdict(self.config), dict(model_class="FinDNA", role=role))
+        return _write_checkpoint(path, self.state_dict(), asdict(self.config),
+                                 dict(model_class="FinDNA", role=role, **({"pretraining": info} if info else {})))
 
     @classmethod
     def from_pretrained(cls, path:str|Path, config:FinDNAConfig|None=None, **expected) -> FinDNA:
-        "Load a `save_pretrained` checkpoint; `config` or `expected` fields must match the saved architecture."
+        "Load a `save_pretrained` checkpoint (a folder, or a shipped name in `PRETRAINED`); `config`/`expected` must match it."
+        path = pretrained_path(path)
         state, saved, meta = _read_checkpoint(path, "FinDNA")
         config = _check_expected(saved, config, expected, path)
         if config.max_len > saved.max_len: _warn_if_unmixed(config)
@@ -219,6 +231,20 @@ class FinDNA(nn.Module):
         _load_strict(model, state, path)
         model.role = meta["role"]
         return model
+
+PRETRAINED = {                       # networks shipped in the repository's data/pretrained/ (provenance in their README)
+    "findna-small-chr20": "findna-small-chr20",
+}
+
+def pretrained_path(name_or_path:str|Path) -> Path:
+    "The folder of a shipped network named in `PRETRAINED`, else `name_or_path` itself."
+    if str(name_or_path) not in PRETRAINED or Path(name_or_path).exists(): return Path(name_or_path).expanduser()
+    here = Path(globals().get("__file__", "model.py")).resolve().parent    # findna/ (module) or nbs/ (notebook)
+    path = here.parent / "data" / "pretrained" / PRETRAINED[str(name_or_path)]
+    if not (path / WEIGHTS_NAME).is_file(): raise CheckpointError(
+        f"the shipped network {name_or_path!r} is missing at {path}; it ships in the findna repository's data/pretrained/ "
+        "(install findna from a clone with `pip install -e .`)")
+    return path
 
 # %% ../nbs/04_model.ipynb #cf850b71
 def make_teacher(student:nn.Module) -> FinDNA:

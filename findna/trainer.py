@@ -20,25 +20,42 @@ import findna
 from .alphabet import one_hot
 from .genome import (DEFAULT_VAL_CHROMS, Genome, GenomeError, WindowSampler, demo_genome_path, read_bed,
                            split_chroms, split_regions)
-from .views import student_view, teacher_view
+from .views import random_reverse_complement, student_view, teacher_view
 from .model import FinDNA, FinDNAConfig, autocast_context, make_teacher, resolve_precision
-from .distill import (DistillationLoss, TeacherEMA, cosine_schedule, is_distributed, mlm_accuracy, mlm_loss,
-                            teacher_entropy, temperature_schedule, unwrap)
+from .distill import (DistillationLoss, TeacherEMA, collapse_stats, collapse_verdict, cosine_schedule, is_distributed,
+                            majority_rate, mlm_accuracy, mlm_loss, temperature_schedule, unwrap)
 
 # %% auto #0
-__all__ = ['RESUMABLE_CHANGES', 'ConfigError', 'PretrainConfig', 'config_parser', 'parse_args', 'Dist', 'setup_distributed',
-           'data_split', 'data_fingerprint', 'seeded_generator', 'TrainState', 'NonFiniteLossError', 'train_step',
-           'evaluate', 'save_checkpoint', 'load_checkpoint', 'append_metrics', 'read_metrics', 'plot_losses',
-           'plot_accuracy', 'plot_schedules', 'plot_collapse', 'write_plots', 'model_config', 'build_state', 'restore',
-           'resume_config', 'pretrain', 'main', 'launch']
+__all__ = ['RECIPES', 'RESUMABLE_CHANGES', 'ConfigError', 'PretrainConfig', 'config_parser', 'parse_args', 'Dist',
+           'setup_distributed', 'data_split', 'data_fingerprint', 'seeded_generator', 'TrainState',
+           'NonFiniteLossError', 'model_config', 'build_state', 'restore', 'train_step', 'evaluate', 'save_checkpoint',
+           'load_checkpoint', 'append_metrics', 'read_metrics', 'plot_losses', 'plot_accuracy', 'plot_schedules',
+           'plot_collapse', 'plot_gradients', 'write_plots', 'run_summary', 'resume_config', 'pretrain', 'main',
+           'launch']
 
 # %% ../nbs/06_trainer.ipynb #eeca5a06
-def _f(default, help:str):
-    "A dataclass field with a default and its help text (shown by the CLI's --help)."
-    return field(default=default, metadata={"help": help})
+def _f(default, help:str, kind:type|None=None):
+    "A dataclass field with a default, its help text (shown by the CLI's --help) and its type (`kind` for `None` defaults)."
+    return field(default=default, metadata={"help": help, "type": kind or type(default)})
 
 class ConfigError(ValueError):
     "A pretraining setting that cannot work, with the rule it breaks."
+
+RECIPES = dict(
+    # The public code's choices, kept to reproduce it: the MLM Linear(E→5) doubles as the 5-way distillation head,
+    # BCE over 5 channels, both losses at weight 1, no LayerNorm, a constant teacher temperature.
+    reference=dict(head="shared", out_dim=0, mlm_kind="bce", w_mlm=1.0, w_distill=1.0, prenorm=False,
+                   tau_t=0.04, tau_t_warmup=0.04, tau_t_warmup_frac=0.0, freeze_last_layer_frac=0.0,
+                   dino_hidden_dim=0, dino_bottleneck_dim=0, dino_batch_norm=False, same_strand=False),
+    # findna's default (06_trainer explains each choice; results/recipe-ablation measures them): a DINO projection
+    # head with K = 256 prototypes and batch-normalised hidden features, the last layer frozen for the first 5 %,
+    # cross-entropy over the four bases, pre-LayerNorm, the distillation term at a weight (0.1) that leaves MLM its
+    # learning rate, one strand for both views, and a sharper teacher (τ_t = 0.02): at 0.04 (or warmed to 0.07) the
+    # teacher drifted to uniform on chr20 within 150 steps.
+    findna=dict(head="dino", out_dim=256, mlm_kind="ce", w_mlm=1.0, w_distill=0.1, prenorm=True,
+                tau_t=0.02, tau_t_warmup=0.02, tau_t_warmup_frac=0.0, freeze_last_layer_frac=0.05,
+                dino_hidden_dim=0, dino_bottleneck_dim=0, dino_batch_norm=True, same_strand=True),
+)
 
 @dataclass
 class PretrainConfig:
@@ -53,26 +70,37 @@ class PretrainConfig:
     bed: str = _f("", "BED file of training intervals (windows are drawn inside them); empty: whole contigs")
     max_n_frac: float = _f(0.0, "reject windows with a larger fraction of N")
     strand_flip: bool = _f(False, "draw each window from the minus strand with probability 1/2")
+    # recipe: sets every field below that is left at None; a field given explicitly overrides it
+    recipe: str = _f("findna", "findna (default, chosen by results/recipe-ablation) | reference (the public code's choices)")
     # model
     preset: str = _f("small", "model preset: paper | small | tiny (findna.model.FinDNAConfig.preset)")
-    head: str = _f("", "distillation head: shared (reference: the MLM Linear, out_dim 5) | dino; empty: the preset's")
-    out_dim: int = _f(0, "distillation head output size (dino head); 0: the preset's")
+    track_size: int = _f(0, "g: channels per rotated group; 0: the preset's")
+    hidden_dim: int = _f(0, "H: ChordMixer MLP width; 0: the preset's")
+    n_blocks: int = _f(0, "ChordMixer blocks; 0: the preset's")
+    prenorm: bool|None = _f(None, "LayerNorm before each MLP (recipe: findna on, reference off)", bool)
+    head: str|None = _f(None, "distillation head: shared (reference: the MLM Linear, out_dim 5) | dino", str)
+    out_dim: int|None = _f(None, "K: distillation head outputs (prototypes) of the dino head; 0: the preset's", int)
+    dino_hidden_dim: int|None = _f(None, "dino head MLP width; 0: the preset's", int)
+    dino_bottleneck_dim: int|None = _f(None, "dino head L2-normalised bottleneck; 0: the preset's", int)
+    dino_batch_norm: bool|None = _f(None, "normalise the dino head's hidden features over the batch, per CLS token", bool)
     # views
     mask_ratio: float = _f(0.3, "share of bases selected as MLM targets")
     noise_std: float = _f(0.2, "Gaussian noise added to the student's one-hot")
     rc_prob: float = _f(0.5, "probability that the student sees the reverse complement")
+    same_strand: bool|None = _f(None, "the teacher's view takes the student's strand (reverse-complemented with it)", bool)
     max_deletion: int = _f(20, "teacher view: largest random deletion (nt)")
     max_insertion: int = _f(20, "teacher view: largest random insertion (nt)")
     max_shift: int = _f(20, "teacher view: largest translocation (nt, either direction)")
     # objective
     objective: str = _f("both", "both (MLM + distillation) | mlm | distill")
-    w_mlm: float = _f(1.0, "weight of the MLM loss (lambda_2)")
-    w_distill: float = _f(1.0, "weight of the distillation loss (lambda_1)")
-    mlm_kind: str = _f("bce", "MLM loss: bce (reference, per-channel) | ce (softmax over channels)")
+    w_mlm: float|None = _f(None, "weight of the MLM loss (lambda_2)", float)
+    w_distill: float|None = _f(None, "weight of the distillation loss (lambda_1)", float)
+    mlm_kind: str|None = _f(None, "MLM loss: ce (softmax over A C G T) | bce (reference, per-channel over 5)", str)
     tau_s: float = _f(0.1, "student temperature")
-    tau_t: float = _f(0.04, "teacher temperature after warm-up")
-    tau_t_warmup: float = _f(0.04, "teacher temperature at step 0 (reference: constant 0.04; DINO warms 0.04 -> 0.07)")
-    tau_t_warmup_frac: float = _f(0.0, "share of the steps over which the teacher temperature warms up")
+    tau_t: float|None = _f(None, "teacher temperature after warm-up", float)
+    tau_t_warmup: float|None = _f(None, "teacher temperature at step 0 (reference: constant 0.04; DINO warms 0.04 -> 0.07)", float)
+    tau_t_warmup_frac: float|None = _f(None, "share of the steps over which the teacher temperature warms up", float)
+    freeze_last_layer_frac: float|None = _f(None, "share of the first steps in which the dino head's last layer is frozen (DINO)", float)
     center_momentum: float = _f(0.9, "EMA momentum of the teacher-output centre")
     teacher_momentum: float = _f(0.996, "teacher EMA momentum at step 0 (cosine to 1.0 at the end)")
     # optimisation
@@ -91,7 +119,7 @@ class PretrainConfig:
     # run
     out: str = _f("runs/pretrain", "run folder: config, metrics, checkpoints, teacher, plots")
     seed: int = _f(0, "seed of the model, the windows and the views (offset by rank)")
-    log_every: int = _f(10, "log training metrics every N steps")
+    log_every: int = _f(10, "log training metrics (and the per-term gradient norms) every N steps")
     eval_every: int = _f(100, "validate every N steps (and at the end)")
     eval_batches: int = _f(8, "validation batches (a fixed set of held-out windows)")
     ckpt_every: int = _f(100, "write a resumable checkpoint every N steps (and at the end)")
@@ -99,13 +127,20 @@ class PretrainConfig:
     stop_after: int = _f(0, "end this invocation after this many steps in all (0: run to `steps`); resume later")
 
     def __post_init__(self):
+        if self.recipe not in RECIPES: raise ConfigError(f"recipe={self.recipe!r}: use {' or '.join(RECIPES)}")
+        for k, v in RECIPES[self.recipe].items():                          # the recipe fills what was not given
+            if getattr(self, k) is None: setattr(self, k, v)
         rules = [(self.objective in ("both", "mlm", "distill"), f"objective={self.objective!r}: use both, mlm or distill"),
                  (self.precision in ("auto", "bf16", "fp16", "fp32"), f"precision={self.precision!r}: use auto, bf16, fp16 or fp32"),
-                 (self.mlm_kind in ("bce", "ce"), f"mlm_kind={self.mlm_kind!r}: use bce or ce"),
+                 (self.mlm_kind in ("bce", "ce"), f"mlm_kind={self.mlm_kind!r}: use ce or bce"),
                  (self.head in ("", "shared", "dino"), f"head={self.head!r}: use shared or dino"),
                  (self.steps > 0 and self.batch_size > 0 and self.grad_accum > 0, "steps, batch_size and grad_accum must be > 0"),
                  (0 <= self.warmup_frac < 1, f"warmup_frac={self.warmup_frac} must be in [0, 1)"),
-                 (0 <= self.mask_ratio < 1, f"mask_ratio={self.mask_ratio} must be in [0, 1)"),
+                 (0 <= self.tau_t_warmup_frac < 1, f"tau_t_warmup_frac={self.tau_t_warmup_frac} must be in [0, 1)"),
+                 (0 <= self.freeze_last_layer_frac < 1, f"freeze_last_layer_frac={self.freeze_last_layer_frac} must be in [0, 1)"),
+                 (self.tau_t > 0 and self.tau_t_warmup > 0 and self.tau_s > 0, "tau_s, tau_t and tau_t_warmup must be > 0"),
+                 (0 < self.mask_ratio < 1, f"mask_ratio={self.mask_ratio} must be in (0, 1): MLM needs masked targets"),
+                 (self.eval_batches >= 1, f"eval_batches={self.eval_batches} must be >= 1"),
                  (self.log_every > 0 and self.eval_every > 0 and self.ckpt_every > 0, "log_every, eval_every and ckpt_every must be > 0")]
         for ok, rule in rules:
             if not ok: raise ConfigError(rule)
@@ -129,8 +164,8 @@ def config_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON file of settings to start from (e.g. a run's config.json)")
     for f in fields(PretrainConfig):
         flag, helptext = "--" + f.name.replace("_", "-"), f.metadata["help"] + f" (default: {f.default!r})"
-        if f.type in (bool, "bool"): p.add_argument(flag, action=argparse.BooleanOptionalAction, help=helptext)
-        else: p.add_argument(flag, type=type(f.default), help=helptext)
+        if f.metadata["type"] is bool: p.add_argument(flag, action=argparse.BooleanOptionalAction, help=helptext)
+        else: p.add_argument(flag, type=f.metadata["type"], help=helptext)
     return p
 
 def parse_args(argv:list[str]|None=None) -> tuple[PretrainConfig, set[str]]:
@@ -214,67 +249,138 @@ class TrainState:
 
     def autocast(self): return autocast_context(self.cfg.precision, self.dist.device)
 
+    @property
+    def freeze_last_layer_steps(self) -> int: return int(self.cfg.freeze_last_layer_frac * self.cfg.steps)
+
+    @property
+    def warmup_steps(self) -> int:
+        "Steps after which collapse or uniformity is a fault: the LR and teacher-temperature warm-ups are over."
+        return int(max(self.cfg.warmup_frac, self.cfg.tau_t_warmup_frac) * self.cfg.steps)
+
+    def last_layer_params(self) -> list[Tensor]:
+        head = unwrap(self.student).dino_head
+        return list(head.last_layer.parameters()) if head is not None else []
+
     def view_kwargs(self) -> tuple[dict, dict]:
         c = self.cfg
-        return (dict(mask_ratio=c.mask_ratio, noise_std=c.noise_std, rc_prob=c.rc_prob),
+        return (dict(mask_ratio=c.mask_ratio, noise_std=c.noise_std, rc_prob=0.0 if c.same_strand else c.rc_prob),
                 dict(max_deletion=c.max_deletion, max_insertion=c.max_insertion, max_shift=c.max_shift))
+
+    def views(self, x:Tensor, g:torch.Generator, teacher:bool=True) -> tuple:
+        "The student's view (MaskedBatch) and the teacher's (or None) of the one-hot windows `x` (B, L, 5)."
+        student_kw, teacher_kw = self.view_kwargs()
+        if self.cfg.same_strand: x = random_reverse_complement(x, self.cfg.rc_prob, g)     # one strand for both views
+        return student_view(x, g, **student_kw), teacher_view(x, g, **teacher_kw) if teacher else None
 
 class NonFiniteLossError(RuntimeError):
     "The loss became NaN or infinite; the run stops and keeps its last good checkpoint."
 
+# %% ../nbs/06_trainer.ipynb #69252955
+def model_config(cfg:PretrainConfig) -> FinDNAConfig:
+    "The network configuration of a run: the preset, with the head overrides."
+    sized = dict(head=cfg.head, out_dim=cfg.out_dim, track_size=cfg.track_size, hidden_dim=cfg.hidden_dim,
+                 n_blocks=cfg.n_blocks, dino_hidden_dim=cfg.dino_hidden_dim, dino_bottleneck_dim=cfg.dino_bottleneck_dim)
+    overrides = {k: v for k, v in sized.items() if v}                   # "" / 0: the preset's
+    return FinDNAConfig.preset(cfg.preset, prenorm=bool(cfg.prenorm), dino_batch_norm=bool(cfg.dino_batch_norm), **overrides)
+
+def build_state(cfg:PretrainConfig, d:Dist) -> TrainState:
+    "Student, teacher, loss, optimiser, scaler and schedules of a run, on `d.device`."
+    torch.manual_seed(cfg.seed)                                           # identical initial weights on every rank
+    student = FinDNA(model_config(cfg)).to(d.device)
+    teacher = make_teacher(student)
+    loss_fn = DistillationLoss(student.config.out_dim, cfg.tau_s, cfg.center_momentum).to(d.device)
+    params = [p for p in student.parameters() if p.requires_grad]
+    groups = [dict(params=[p for p in params if p.dim() >= 2], weight_decay=cfg.weight_decay),
+              dict(params=[p for p in params if p.dim() < 2], weight_decay=0.0)]
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999))
+    scaler = torch.amp.GradScaler(d.device.type, enabled=resolve_precision(cfg.precision, d.device) == "fp16")
+    if d.world_size > 1:
+        student = nn.parallel.DistributedDataParallel(student, device_ids=[d.device.index] if d.device.type == "cuda" else None,
+                                                      find_unused_parameters=cfg.objective != "both")   # a head idles
+    n = cfg.steps
+    return TrainState(cfg, student, TeacherEMA(teacher), loss_fn, optimizer, scaler,
+                      lr=cosine_schedule(cfg.lr, cfg.min_lr, n, warmup_steps=int(cfg.warmup_frac * n)),
+                      momentum=cosine_schedule(cfg.teacher_momentum, 1.0, n),
+                      tau_t=temperature_schedule(cfg.tau_t_warmup, cfg.tau_t, int(cfg.tau_t_warmup_frac * n), n), dist=d)
+
+def restore(s:TrainState, state:dict) -> int:
+    "Load a checkpoint dict into `s` (strictly) and the RNGs; returns the step to resume at."
+    unwrap(s.student).load_state_dict(state["student"]); s.ema.teacher.load_state_dict(state["teacher"])
+    s.optimizer.load_state_dict(state["optimizer"]); s.scaler.load_state_dict(state["scaler"])
+    s.loss_fn.load_state_dict(state["loss"])
+    torch.set_rng_state(state["rng"]["torch"]); np.random.set_state(state["rng"]["numpy"])
+    random.setstate(state["rng"]["python"])
+    if state["rng"]["cuda"] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+    return state["step"]
+
 # %% ../nbs/06_trainer.ipynb #cf0f32ef
-def train_step(s:TrainState, windows:Tensor, step:int) -> dict[str, Tensor]:
-    "One optimiser step on `windows` (B, L) int8 of this rank. Returns detached metrics (no sync)."
+def _term_grad_norms(s:TrainState, terms:dict[str, Tensor]) -> dict[str, Tensor]:
+    "Gradient norm of each weighted loss term on the shared trunk (embedding + backbone); does not touch `.grad`."
+    student = unwrap(s.student)
+    trunk = [p for m in (student.embedding, student.backbone) for p in m.parameters() if p.requires_grad]
+    norms = {}
+    for name, term in terms.items():
+        grads = torch.autograd.grad(term, trunk, retain_graph=True, allow_unused=True)
+        norms[f"grad_{name}"] = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads if g is not None]))
+    return norms
+
+def train_step(s:TrainState, windows:Tensor, step:int, monitor:bool=False) -> dict[str, Tensor]:
+    "One optimiser step on `windows` (B, L) int8 of this rank; `monitor` adds per-term gradient norms. Detached metrics."
     c, dev = s.cfg, s.dist.device
     for group in s.optimizer.param_groups: group["lr"] = s.lr[step]               # 1. schedules are arrays
-    student_kw, teacher_kw = s.view_kwargs()
+    g = seeded_generator(dev, c.seed, s.dist.rank, step)
+    x = one_hot(windows.to(dev, non_blocking=True))                                # (B, L, 5)
+    sv, tv = s.views(x, g, teacher=c.objective != "mlm")                           # 2. views of the whole batch
+    n_masked, B = sv.mask.sum().clamp_min(1), x.shape[0]                           #    micro-batches weigh by their share
     logs, teacher_out = defaultdict(float), []
-    micro = windows.chunk(c.grad_accum)
-    for i, w in enumerate(micro):
-        g = seeded_generator(dev, c.seed, s.dist.rank, step, i)
-        x = one_hot(w.to(dev, non_blocking=True))                                  # (b, L, 5)
-        sv = student_view(x, g, **student_kw)                                      # 2. views, on the device
-        tv = teacher_view(x, g, **teacher_kw) if c.objective != "mlm" else None
+    parts = (sv.inputs, sv.mask, sv.targets) + ((tv,) if tv is not None else ())
+    micro = list(zip(*(t.chunk(c.grad_accum) for t in parts)))
+    for i, (inputs, mask, targets, *t_in) in enumerate(micro):
         last = i == len(micro) - 1
         with s.autocast(), (nullcontext() if last or s.dist.world_size == 1 else s.student.no_sync()):
-            out = s.student(sv.inputs)                                             # 3. student: MLM + CLS logits
-            if tv is not None:
-                with torch.no_grad(): t_cls = s.ema.teacher(tv).cls_logits        #    teacher: CLS logits only
+            out = s.student(inputs)                                                # 3. student: MLM + CLS logits
+            if t_in:
+                with torch.no_grad(): t_cls = s.ema.teacher(t_in[0]).cls_logits   #    teacher: CLS logits only
                 teacher_out.append(t_cls.float())
-                distill = s.loss_fn(out.cls_logits, t_cls, s.tau_t[step])          # 4. the two losses
+                distill = s.loss_fn(out.cls_logits, t_cls, s.tau_t[step])          # 4. the two weighted losses
             else: distill = torch.zeros((), device=dev)
-            mlm = mlm_loss(out.mlm_logits, sv.targets, sv.mask, c.mlm_kind)
-            loss = (c.w_mlm * mlm if c.objective != "distill" else 0) + (c.w_distill * distill if tv is not None else 0)
-        s.scaler.scale(loss / len(micro)).backward()
-        for k, v in dict(loss=loss, mlm=mlm, distill=distill, mlm_acc=mlm_accuracy(out.mlm_logits, sv.targets, sv.mask)).items():
+            mlm = mlm_loss(out.mlm_logits, targets, mask, c.mlm_kind)
+            terms = {k: v for k, v in dict(mlm=c.w_mlm * mlm if c.objective != "distill" else None,
+                                           distill=c.w_distill * distill if t_in else None).items() if v is not None}
+            share = dict(mlm=mask.sum() / n_masked, distill=torch.tensor(len(inputs) / B, device=dev))
+            loss = sum(v * share[k] for k, v in terms.items())                     #    = the whole batch's mean loss
+        if monitor and i == 0: logs.update(_term_grad_norms(s, terms))            #    (read-only: .grad untouched)
+        s.scaler.scale(loss).backward()
+        for k, v in dict(loss=sum(terms.values()), mlm=mlm, distill=distill, mlm_acc=mlm_accuracy(out.mlm_logits, targets, mask)).items():
             logs[k] += v.detach().float() / len(micro)
     if not torch.isfinite(logs["loss"]):                                           # 5. stop on NaN/inf
         raise NonFiniteLossError(f"non-finite loss at step {step}: " + ", ".join(f"{k}={logs[k].item():.4g}"
                                  for k in ("loss", "mlm", "distill")) + "; the last checkpoint is kept. Lower lr, "
                                  "raise clip_grad's strictness or use precision=fp32 to investigate")
-    s.scaler.unscale_(s.optimizer)                                                 # 6. nanoGPT's order
+    if step < s.freeze_last_layer_steps:                                           # 6. DINO: last layer frozen early
+        for p in s.last_layer_params(): p.grad = None
+    s.scaler.unscale_(s.optimizer)                                                 #    nanoGPT's order
     grad_norm = torch.nn.utils.clip_grad_norm_(s.student.parameters(), c.clip_grad or float("inf"))
     s.scaler.step(s.optimizer); s.scaler.update(); s.optimizer.zero_grad(set_to_none=True)
     s.ema.update(s.student, s.momentum[step])                                      # 7. teacher EMA and centre
     if teacher_out:
         t_cls = torch.cat(teacher_out)
-        logs["teacher_entropy"] = teacher_entropy(t_cls, s.loss_fn.center, s.tau_t[step])
+        logs.update(collapse_stats(t_cls, s.loss_fn.center, s.tau_t[step]))        #    before the centre moves
         s.loss_fn.update_center(t_cls)
     return dict(logs, grad_norm=grad_norm.detach(), center_norm=s.loss_fn.center.norm())
 
 # %% ../nbs/06_trainer.ipynb #67b14846
 @torch.no_grad()
 def evaluate(s:TrainState, val_windows:list[Tensor]) -> dict[str, float]:
-    "Validation metrics of student and teacher on the fixed `val_windows`."
+    "Validation metrics of student and teacher on the fixed `val_windows`, and the collapse monitor over all of them."
     student, teacher, dev = unwrap(s.student), s.ema.teacher, s.dist.device
-    student_kw, teacher_kw = s.view_kwargs()
     was_training = student.training
     student.eval()
-    sums = defaultdict(float)
+    sums, t_all, s_all, targets, masks = defaultdict(float), [], [], [], []
     for i, w in enumerate(val_windows):
         g = seeded_generator(dev, s.cfg.seed, 2**31 - 1, i)                       # fixed views, all ranks alike
         x = one_hot(w.to(dev))
-        sv, tv = student_view(x, g, **student_kw), teacher_view(x, g, **teacher_kw)
+        sv, tv = s.views(x, g)
         with s.autocast():
             out, t_mlm, t_cls = student(sv.inputs), teacher(sv.inputs), teacher(tv).cls_logits
         n = sv.mask.sum().item()
@@ -283,12 +389,14 @@ def evaluate(s:TrainState, val_windows:list[Tensor]) -> dict[str, float]:
         sums["mlm_correct"] += mlm_accuracy(out.mlm_logits, sv.targets, sv.mask).item() * n
         sums["teacher_mlm_correct"] += mlm_accuracy(t_mlm.mlm_logits, sv.targets, sv.mask).item() * n
         sums["distill"] += s.loss_fn(out.cls_logits, t_cls, s.tau_t[-1]).item() * len(w)
-        sums["teacher_entropy"] += teacher_entropy(t_cls, s.loss_fn.center, s.tau_t[-1]).item() * len(w)
         sums["windows"] += len(w)
+        t_all.append(t_cls.float()); targets.append(sv.targets); masks.append(sv.mask)
     student.train(was_training)
+    stats = {k: v.item() for k, v in collapse_stats(torch.cat(t_all), s.loss_fn.center, s.tau_t[-1]).items()}
     return dict(mlm=sums["mlm"] / sums["masked"], mlm_acc=sums["mlm_correct"] / sums["masked"],
                 teacher_mlm_acc=sums["teacher_mlm_correct"] / sums["masked"],
-                distill=sums["distill"] / sums["windows"], teacher_entropy=sums["teacher_entropy"] / sums["windows"])
+                majority_rate=majority_rate(torch.cat(targets), torch.cat(masks)).item(),
+                distill=sums["distill"] / sums["windows"], cls_tokens=sum(t.shape[0] * t.shape[1] for t in t_all), **stats)
 
 # %% ../nbs/06_trainer.ipynb #c34164f9
 def save_checkpoint(s:TrainState, next_step:int, run_dir:Path) -> Path:
@@ -355,65 +463,62 @@ def plot_losses(df, ax=None):
     return _plot(df, {("train", "loss"): "total", ("train", "mlm"): "MLM", ("train", "distill"): "distill",
                       ("val", "mlm"): "val MLM", ("val", "distill"): "val distill"}, "losses", ax)
 def plot_accuracy(df, ax=None):
-    "Masked-token accuracy: training student, validation student and teacher (chance 0.25)."
+    "Masked-token accuracy: training student, validation student and teacher, and the majority-base rate."
     fig = _plot(df, {("train", "mlm_acc"): "train (student)", ("val", "mlm_acc"): "val student",
-                     ("val", "teacher_mlm_acc"): "val teacher"}, "masked accuracy", ax)
+                     ("val", "teacher_mlm_acc"): "val teacher", ("val", "majority_rate"): "majority base"}, "masked accuracy", ax)
     fig.axes[0].axhline(0.25, color="grey", ls=":", lw=1); return fig
 def plot_schedules(df, ax=None):
     "Learning rate and teacher momentum (right axis)."
     fig = _plot(df, {("train", "lr"): "lr"}, "schedules", ax)
     if "momentum" in df: fig.axes[0].twinx().plot(df[df.split == "train"].step, df[df.split == "train"].momentum, "C1", label="momentum")
     return fig
-def plot_collapse(df, ax=None):
-    "Collapse monitor: teacher entropy (0 = one-hot collapse, log D = uniform) and centre norm."
-    return _plot(df, {("train", "teacher_entropy"): "teacher entropy", ("val", "teacher_entropy"): "val teacher entropy",
-                      ("train", "center_norm"): "centre norm"}, "collapse monitor", ax)
+def plot_collapse(df, out_dim:int|None=None):
+    "Collapse monitor: entropies / log K (per sample; of the batch mean), effective and distinct prototypes."
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3))
+    K = out_dim or (df.attrs.get("out_dim") or 1)
+    rel = df.assign(**{c: df[c] / math.log(K) for c in ("teacher_entropy", "mean_entropy") if c in df and K > 1})
+    _plot(rel, {("train", "teacher_entropy"): "per-sample entropy / log K", ("val", "teacher_entropy"): "val per-sample / log K",
+                ("train", "mean_entropy"): "batch-mean entropy / log K", ("val", "mean_entropy"): "val batch-mean / log K"},
+          "teacher entropy (0: one-hot, 1: uniform)", a)
+    _plot(df, {("train", "effective_prototypes"): "effective prototypes (batch)", ("val", "effective_prototypes"): "val effective",
+               ("train", "distinct_argmax"): "distinct arg-max (batch)", ("val", "distinct_argmax"): "val distinct arg-max"},
+          f"prototypes in use (K = {K})", b, logy=True)
+    b.axhline(max(2, 0.01 * K), color="red", ls=":", lw=1)
+    return fig
+def plot_gradients(df, ax=None):
+    "Per-term gradient norms on the shared trunk (MLM vs distillation, weighted) and the total after clipping."
+    return _plot(df, {("train", "grad_mlm"): "MLM term", ("train", "grad_distill"): "distillation term",
+                      ("train", "grad_norm"): "total (before clipping)"}, "gradient norms on the trunk", ax, logy=True)
 
 def write_plots(run_dir:Path) -> list[Path]:
-    "Save the four plots of a run under `run_dir/plots/`."
+    "Save the run's plots under `run_dir/plots/`."
     df, out = read_metrics(run_dir), Path(run_dir) / "plots"
+    K = json.loads((Path(run_dir) / "config.json").read_text())["resolved"]["model"]["out_dim"] if (Path(run_dir) / "config.json").exists() else None
     out.mkdir(exist_ok=True)
     paths = []
-    for name, fn in dict(losses=plot_losses, accuracy=plot_accuracy, schedules=plot_schedules, collapse=plot_collapse).items():
+    for name, fn in dict(losses=plot_losses, accuracy=plot_accuracy, schedules=plot_schedules,
+                         collapse=lambda d: plot_collapse(d, K), gradients=plot_gradients).items():
         fig = fn(df); fig.tight_layout(); fig.savefig(out / f"{name}.png", dpi=110); plt.close(fig)
         paths.append(out / f"{name}.png")
     return paths
 
-# %% ../nbs/06_trainer.ipynb #69252955
-def model_config(cfg:PretrainConfig) -> FinDNAConfig:
-    "The network configuration of a run: the preset, with the head overrides."
-    overrides = {k: v for k, v in dict(head=cfg.head, out_dim=cfg.out_dim).items() if v}
-    return FinDNAConfig.preset(cfg.preset, **overrides)
-
-def build_state(cfg:PretrainConfig, d:Dist) -> TrainState:
-    "Student, teacher, loss, optimiser, scaler and schedules of a run, on `d.device`."
-    torch.manual_seed(cfg.seed)                                           # identical initial weights on every rank
-    student = FinDNA(model_config(cfg)).to(d.device)
-    teacher = make_teacher(student)
-    loss_fn = DistillationLoss(student.config.out_dim, cfg.tau_s, cfg.center_momentum).to(d.device)
-    params = [p for p in student.parameters() if p.requires_grad]
-    groups = [dict(params=[p for p in params if p.dim() >= 2], weight_decay=cfg.weight_decay),
-              dict(params=[p for p in params if p.dim() < 2], weight_decay=0.0)]
-    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999))
-    scaler = torch.amp.GradScaler(d.device.type, enabled=resolve_precision(cfg.precision, d.device) == "fp16")
-    if d.world_size > 1:
-        student = nn.parallel.DistributedDataParallel(student, device_ids=[d.device.index] if d.device.type == "cuda" else None,
-                                                      find_unused_parameters=cfg.objective != "both")   # a head idles
-    n = cfg.steps
-    return TrainState(cfg, student, TeacherEMA(teacher), loss_fn, optimizer, scaler,
-                      lr=cosine_schedule(cfg.lr, cfg.min_lr, n, warmup_steps=int(cfg.warmup_frac * n)),
-                      momentum=cosine_schedule(cfg.teacher_momentum, 1.0, n),
-                      tau_t=temperature_schedule(cfg.tau_t_warmup, cfg.tau_t, int(cfg.tau_t_warmup_frac * n), n), dist=d)
-
-def restore(s:TrainState, state:dict) -> int:
-    "Load a checkpoint dict into `s` (strictly) and the RNGs; returns the step to resume at."
-    unwrap(s.student).load_state_dict(state["student"]); s.ema.teacher.load_state_dict(state["teacher"])
-    s.optimizer.load_state_dict(state["optimizer"]); s.scaler.load_state_dict(state["scaler"])
-    s.loss_fn.load_state_dict(state["loss"])
-    torch.set_rng_state(state["rng"]["torch"]); np.random.set_state(state["rng"]["numpy"])
-    random.setstate(state["rng"]["python"])
-    if state["rng"]["cuda"] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-    return state["step"]
+def run_summary(run_dir:Path) -> str:
+    "One paragraph a newcomer can read: held-out accuracy of student and teacher vs the majority base, collapse, plots."
+    run_dir = Path(run_dir)
+    df, cfg = read_metrics(run_dir), json.loads((run_dir / "config.json").read_text())
+    val = df[df.split == "val"]
+    if val.empty: return f"{run_dir}: no validation record yet"
+    v, K, window = val.iloc[-1], cfg["resolved"]["model"]["out_dim"], cfg["resolved"]["window"]
+    verdict = lambda acc: "above" if acc > v.majority_rate else "NOT above"
+    text = (f"After {int(v.step)} steps ({int(v.step) * cfg['batch_size'] * window:,} nt of {cfg['recipe']!r}-recipe "
+            f"pretraining), on {int(v.cls_tokens) // cfg['resolved']['model']['n_cls']} held-out windows the student predicts "
+            f"{v.mlm_acc:.1%} of masked bases and the EMA teacher {v.teacher_mlm_acc:.1%}; always guessing the most frequent base "
+            f"would score {v.majority_rate:.1%} (so the student is {verdict(v.mlm_acc)} and the teacher {verdict(v.teacher_mlm_acc)} "
+            f"that floor). The teacher's CLS outputs use {v.effective_prototypes:.1f} effective prototypes of K = {K} "
+            f"(per-sample entropy {v.teacher_entropy / math.log(K):.2f} × log K; collapse would be < {max(2, 0.01 * K):g}, "
+            f"uniform > 0.95 × log K)" + (f" — WARNING: {v.warning}" if isinstance(v.get("warning"), str) else "") +
+            f". Curves: {run_dir / 'plots'}/{{accuracy,losses,collapse,gradients,schedules}}.png.")
+    return text
 
 # %% ../nbs/06_trainer.ipynb #5e1e171d
 RESUMABLE_CHANGES = {"out", "resume", "stop_after", "device", "threads", "num_workers", "log_every", "cache_dir", "fasta"}
@@ -469,8 +574,9 @@ def pretrain(cfg:PretrainConfig, given:set[str]=frozenset()) -> Path:
     for step in bar:
         tick = time.perf_counter()
         windows = next(batches) if cfg.num_workers else sampler.batch(step, local_batch)
-        logs = train_step(s, windows, step)
-        seconds, n_timed, done = seconds + time.perf_counter() - tick, n_timed + 1, step + 1
+        done = step + 1
+        logs = train_step(s, windows, step, monitor=done % cfg.log_every == 0 or done == end)
+        seconds, n_timed = seconds + time.perf_counter() - tick, n_timed + 1
         if done % cfg.log_every == 0 or done == end:
             tick = time.perf_counter()
             rec = {k: round(v.item(), 6) for k, v in logs.items()}                      # .item(): the sync point
@@ -481,12 +587,19 @@ def pretrain(cfg:PretrainConfig, given:set[str]=frozenset()) -> Path:
             if d.is_main: append_metrics(run_dir, rec); bar.set_postfix(loss=rec["loss"], mlm_acc=rec["mlm_acc"], tok_s=rec["tokens_per_s"])
         if done % cfg.eval_every == 0 or done == cfg.steps:
             val = evaluate(s, val_windows)
+            verdict = collapse_verdict(val, s.ema.teacher.config.out_dim) if cfg.objective != "mlm" and done > s.warmup_steps else None
+            if verdict: val["warning"] = (f"teacher {verdict} after warm-up: {val['effective_prototypes']:.1f} effective prototypes of "
+                                          f"{s.ema.teacher.config.out_dim}, per-sample entropy {val['teacher_entropy']:.2f} nats")
             if d.is_main: append_metrics(run_dir, dict(val, step=done, split="val")); bar.write(
-                f"step {done}: val mlm_acc {val['mlm_acc']:.3f} (teacher {val['teacher_mlm_acc']:.3f}), "
-                f"distill {val['distill']:.3f}, teacher entropy {val['teacher_entropy']:.3f}")
+                f"step {done}: val masked acc student {val['mlm_acc']:.3f} teacher {val['teacher_mlm_acc']:.3f} "
+                f"(majority base {val['majority_rate']:.3f}); distill {val['distill']:.3f}; teacher: "
+                f"{val['effective_prototypes']:.1f} effective prototypes, entropy {val['teacher_entropy']:.3f}"
+                + (f"\nWARNING: {val['warning']}" if verdict else ""))
         if d.is_main and (done % cfg.ckpt_every == 0 or done == end): save_checkpoint(s, done, run_dir)
     if d.is_main:
-        if end == cfg.steps: s.ema.teacher.save_pretrained(run_dir / "teacher", role="teacher")
+        if end == cfg.steps: s.ema.teacher.save_pretrained(run_dir / "teacher", role="teacher", info=dict(
+            recipe=cfg.recipe, objective=cfg.objective, steps=cfg.steps, tokens_seen=cfg.steps * cfg.batch_size * window,
+            genome=str(genome.source.name), genome_contigs=len(genome.lengths), heldout=split, seed=cfg.seed))
         write_plots(run_dir)
     if is_distributed(): dist.barrier(); dist.destroy_process_group()
     return run_dir
@@ -496,7 +609,7 @@ def main(argv:list[str]|None=None) -> None:
     "Command-line entry point (`findna-pretrain`, `python -m findna.trainer`): parse flags, `pretrain`, say where the run is."
     cfg, given = parse_args(argv)
     run_dir = pretrain(cfg, given)                # returns None: a console script exits with main()'s return value
-    if int(os.environ.get("RANK", 0)) == 0: print(f"run folder: {run_dir}")
+    if int(os.environ.get("RANK", 0)) == 0: print(f"\n{run_summary(run_dir)}\nrun folder: {run_dir}")
 
 if __name__ == "__main__" and Path(sys.argv[0]).name == "trainer.py": main()
 

@@ -4,7 +4,7 @@ import pytest, torch, torch.distributed as dist, torch.multiprocessing as mp
 import torch.nn.functional as F
 from torch import nn
 from findna.distill import (DistillationLoss, TeacherEMA, cosine_schedule, distillation_loss, mlm_accuracy,
-                            mlm_loss, teacher_entropy)
+                            mlm_loss, teacher_entropy, collapse_stats, collapse_verdict)
 
 @pytest.mark.parametrize("kind", ["bce", "ce"])
 def test_mlm_loss_ignores_unmasked_positions(kind):
@@ -23,8 +23,11 @@ def test_mlm_loss_broadcasts_over_channels_not_random_entries():
     logits = torch.zeros(1, 4, 5, requires_grad=True)
     targets = F.one_hot(torch.tensor([[0, 1, 2, 3]]), 5).float()
     mask = torch.tensor([[False, True, False, False]])
-    mlm_loss(logits, targets, mask).backward()
+    mlm_loss(logits, targets, mask, "bce").backward()
     assert (logits.grad[0, 1] != 0).all() and (logits.grad[0, [0, 2, 3]] == 0).all()
+    logits.grad = None                                       # findna's default: CE over the 4 bases, N logit ignored
+    mlm_loss(logits, targets, mask).backward()
+    assert (logits.grad[0, 1, :4] != 0).all() and (logits.grad[0, 1, 4] == 0) and (logits.grad[0, [0, 2, 3]] == 0).all()
     assert mlm_accuracy(torch.tensor([[[0, 0, 0, 0, 0.], [9, 0, 0, 0, 0]]]), F.one_hot(torch.tensor([[0, 0]]), 5).float(),
                         torch.tensor([[False, True]])) == 1.0
 
@@ -88,3 +91,18 @@ def test_centre_is_averaged_over_the_global_batch_with_two_processes(tmp_path):
     assert torch.allclose(r0["center"], 0.1 * all_t.mean(0, keepdim=True), atol=1e-5)
     # a per-rank (local) mean would differ: the ranks' means are 10 apart
     assert not torch.allclose(r0["center"], 0.1 * r0["t"].reshape(-1, 4).mean(0, keepdim=True), atol=1e-2)
+
+
+def test_collapse_monitor_sees_batch_mean_collapse():
+    # every window sharp on the same prototype: per-sample entropy as low as a healthy run's, but 1 prototype in use
+    K = 128
+    same = torch.zeros(64, 10, K); same[..., 3] = 20.0
+    healthy = torch.zeros(64, 10, K)
+    healthy[torch.arange(64)[:, None], torch.arange(10), torch.randint(0, K, (64, 10), generator=torch.Generator().manual_seed(0))] = 20.0
+    st_same, st_ok = collapse_stats(same, torch.zeros(1, K), 0.04), collapse_stats(healthy, torch.zeros(1, K), 0.04)
+    assert abs(st_same["teacher_entropy"] - st_ok["teacher_entropy"]) < 1e-4
+    assert collapse_verdict(st_same, K) == "collapsed" and st_same["distinct_argmax"] == 1
+    assert collapse_verdict(st_ok, K) is None and st_ok["effective_prototypes"] > K / 2
+    assert collapse_verdict(collapse_stats(torch.randn(64, 10, K) * 1e-4, torch.zeros(1, K), 0.04), K) == "uniform"
+    two = torch.zeros(64, 10, K); two[:32, :, 0] = 20.0; two[32:, :, 1] = 20.0       # 2 of 128 in use: < 1 % of K? no: 2 >= 2
+    assert collapse_verdict(collapse_stats(two, torch.zeros(1, K), 0.04), 1000) == "collapsed"   # 2 < 1 % of 1000

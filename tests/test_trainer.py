@@ -3,6 +3,7 @@ import json, math, os, signal, subprocess, sys, time
 from pathlib import Path
 import pandas as pd, pytest, torch
 from conftest import DEMO_GENOME, ROOT, shared_data
+from findna.distill import collapse_verdict
 from findna.model import FinDNA
 from findna.trainer import (ConfigError, NonFiniteLossError, PretrainConfig, load_checkpoint, main, pretrain,
                             read_metrics)
@@ -147,11 +148,10 @@ def test_two_process_cli_run(tmp_path):
     assert (out / "teacher" / "model.safetensors").exists()
 
 def test_real_chr20_tiny_learns_above_chance_without_collapse(tmp_path):
-    # The `small` preset's figures on chr20 come from a longer run (closing note of the pretraining issue); CI
-    # trains `tiny` (38k parameters, 128 nt) for 200 steps. With the reference weighting (w_distill = 1 on the
-    # shared 5-way head) tiny's MLM stays at chance that early (measured: 0.25 after 150 steps), so this test
-    # down-weights the distillation term; it checks that both objectives run on real data, MLM learns, and the
-    # teacher neither collapses to one output nor to uniform.
+    # The `small` preset's figures on chr20 come from longer runs (results/recipe-ablation, the shipped model); CI
+    # trains `tiny` (128 nt) for 200 steps with the default `findna` recipe (DINO head, K = 256, w_distill = 0.1).
+    # It checks that both objectives run on real data, MLM learns above the majority-base rate, and the teacher
+    # neither collapses (the batch-mean monitor) nor stays uniform.
     fasta = shared_data("genomes", "human_chr20_GRCh37.fa.gz")
     r = pretrain(PretrainConfig(fasta=str(fasta), cache_dir=str(tmp_path / "cache"), preset="tiny", steps=200,
                                 batch_size=32, lr=3e-3, warmup_frac=0.1, w_distill=0.1, eval_every=200, eval_batches=4,
@@ -159,5 +159,6 @@ def test_real_chr20_tiny_learns_above_chance_without_collapse(tmp_path):
     m = read_metrics(r)
     val = m[m.split == "val"].iloc[-1]
     assert json.loads((r / "config.json").read_text())["resolved"]["split"].startswith("validation = last 5%")
-    assert val.mlm_acc > 0.29                                       # chance 0.25; always-majority-base about 0.29
-    assert 0.05 < val.teacher_entropy < 0.95 * math.log(5)         # neither one-hot nor uniform
+    assert val.mlm_acc > val.majority_rate + 0.05                   # the majority-base rate is about 0.29
+    K = json.loads((r / "config.json").read_text())["resolved"]["model"]["out_dim"]
+    assert collapse_verdict(val, K) is None and val.effective_prototypes > K / 4   # neither collapsed nor uniform

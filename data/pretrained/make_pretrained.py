@@ -1,0 +1,59 @@
+"""Ship a pretraining run's teacher as `data/pretrained/<name>/` (safetensors + config + metadata + README).
+
+    python data/pretrained/make_pretrained.py RUN_DIR [--name findna-small-chr20]
+
+A finished run ships its exported `teacher/`; an unfinished one ships the teacher of its last checkpoint and
+says so (`interim: true`, the step, the tokens seen). The README records provenance, the held-out accuracy the
+run measured at that step, and the sha256 of the weights (checked by tests/test_pretrained.py).
+"""
+import argparse, hashlib, json, sys
+from pathlib import Path
+import torch
+from findna.model import FinDNA, FinDNAConfig, checkpoint_metadata
+from findna.trainer import load_checkpoint, read_metrics
+
+HERE = Path(__file__).resolve().parent
+
+def ship(run:Path, name:str) -> Path:
+    cfg = json.loads((run / "config.json").read_text())
+    state = load_checkpoint(run)
+    step, window = state["step"], cfg["resolved"]["window"]
+    teacher = FinDNA(FinDNAConfig.from_dict(state["model_config"])); teacher.load_state_dict(state["teacher"])
+    val = read_metrics(run).query("split == 'val' and step <= @step").iloc[-1]
+    info = dict(recipe=cfg["recipe"], objective=cfg["objective"], step=step, steps_planned=cfg["steps"],
+                interim=step < cfg["steps"], tokens_seen=step * cfg["batch_size"] * window, window=window,
+                genome=Path(cfg["resolved"]["data"]["fasta"]).name, genome_bytes=cfg["resolved"]["data"]["bytes"],
+                heldout=cfg["resolved"]["split"], seed=cfg["seed"], precision=cfg["resolved"]["precision"],
+                heldout_student_acc=round(float(val.mlm_acc), 4), heldout_teacher_acc=round(float(val.teacher_mlm_acc), 4),
+                heldout_majority_rate=round(float(val.majority_rate), 4), heldout_step=int(val.step),
+                effective_prototypes=round(float(val.effective_prototypes), 1), run=str(run))
+    out = teacher.save_pretrained(HERE / name, role="teacher", info=info)
+    sha = hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
+    size = (out / "model.safetensors").stat().st_size
+    (out / "README.md").write_text(f"""# `{name}`: the findna teacher pretrained on human chr20 (CPU)
+
+Load it with `FinDNA.from_pretrained("{name}")` (or this folder's path); fine-tune it with
+`papermill nbs/10_finetune.ipynb out.ipynb -p pretrained {name} ...`; embed with `embed(FinDNA.from_pretrained("{name}"), seqs)`.
+
+| | |
+|---|---|
+| status | {"**interim**: step " + f"{step:,} of {cfg['steps']:,} planned (the run continues; see results/pretrain-chr20-findna)" if info["interim"] else "final"} |
+| network | `{cfg['preset']}` preset, {sum(p.numel() for p in teacher.parameters()):,} parameters (backbone + MLM head + DINO head, K = {teacher.config.out_dim}) |
+| recipe | `{cfg['recipe']}` (objective `{cfg['objective']}`), {cfg['batch_size']} windows × {window} nt per step, lr {cfg['lr']}, {info['precision']} |
+| tokens seen | {info['tokens_seen']:,} nt |
+| genome | `{info['genome']}` ({info['genome_bytes']:,} bytes; human chr20, GRCh37, from the project's shared data) |
+| held out | {info['heldout']} (never sampled for training) |
+| held-out masked accuracy at step {info['heldout_step']:,} | teacher {info['heldout_teacher_acc']:.4f}, student {info['heldout_student_acc']:.4f}, majority base {info['heldout_majority_rate']:.4f} |
+| effective prototypes (held-out) | {info['effective_prototypes']} of {teacher.config.out_dim} |
+| `model.safetensors` | {size:,} bytes, sha256 `{sha}` |
+
+Regenerate: `python data/pretrained/make_pretrained.py {run}` after the run's command in
+`results/pretrain-chr20-findna/README.md`. `metadata.json` holds the same provenance as machine-readable JSON.
+""")
+    return out
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run"); ap.add_argument("--name", default="findna-small-chr20")
+    a = ap.parse_args()
+    print(ship(Path(a.run), a.name))

@@ -1,0 +1,24 @@
+"The shipped teacher (data/pretrained/findna-small-chr20): loads by name, its checksum and provenance hold, it embeds."
+import hashlib, re
+import numpy as np, pytest
+from conftest import ROOT
+from findna.model import PRETRAINED, CheckpointError, FinDNA, checkpoint_metadata, embed, pretrained_path
+
+NAME = "findna-small-chr20"
+
+def test_shipped_teacher_loads_by_name_with_provenance():
+    path = pretrained_path(NAME)
+    assert path == ROOT / "data" / "pretrained" / NAME and NAME in PRETRAINED
+    model = FinDNA.from_pretrained(NAME)
+    assert model.role == "teacher" and model.config.head == "dino"
+    info = checkpoint_metadata(path)["pretraining"]
+    assert info["recipe"] == "findna" and info["tokens_seen"] >= 5_000_000
+    assert info["genome"] == "human_chr20_GRCh37.fa.gz" and "validation" in info["heldout"]
+    sha = hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
+    assert sha in (path / "README.md").read_text(), "README's sha256 does not match model.safetensors"
+    x = embed(model, ["ACGTACGTTTGACA" * 5, "GGGCCCATAT" * 3])
+    assert x.shape == (2, model.config.embed_dim) and np.isfinite(x).all()
+
+def test_unknown_path_is_not_taken_for_a_shipped_name(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint directory"):
+        FinDNA.from_pretrained(tmp_path / "nothing-here")
