@@ -13,8 +13,8 @@ from torch import Tensor, nn
 
 # %% auto #0
 __all__ = ['N_BASES', 'mlm_loss', 'mlm_accuracy', 'majority_rate', 'distillation_loss', 'is_distributed', 'DistillationLoss',
-           'teacher_entropy', 'collapse_stats', 'collapse_verdict', 'cosine_schedule', 'temperature_schedule', 'unwrap',
-           'TeacherEMA']
+           'teacher_entropy', 'collapse_stats', 'collapse_floor', 'collapse_verdict', 'cosine_schedule',
+           'temperature_schedule', 'unwrap', 'TeacherEMA']
 
 # %% ../nbs/05_distill.ipynb #2ab7fe7b
 N_BASES = 4                           # A C G T: the only MLM targets (N is never masked as a target)
@@ -80,8 +80,7 @@ class DistillationLoss(nn.Module):
 @torch.no_grad()
 def teacher_entropy(teacher_cls:Tensor, center:Tensor, tau_t:float) -> Tensor:
     "Mean entropy (nats) of the centred, sharpened teacher distribution over `teacher_cls` (B, K, D)."
-    q = F.softmax((teacher_cls.float() - center) / tau_t, dim=-1)
-    return -(q * q.clamp_min(1e-12).log()).sum(-1).mean()
+    return collapse_stats(teacher_cls, center, tau_t)["teacher_entropy"]
 
 @torch.no_grad()
 def collapse_stats(teacher_cls:Tensor, center:Tensor, tau_t:float) -> dict[str, Tensor]:
@@ -92,9 +91,13 @@ def collapse_stats(teacher_cls:Tensor, center:Tensor, tau_t:float) -> dict[str, 
     return dict(teacher_entropy=-(q * q.clamp_min(1e-12).log()).sum(-1).mean(), mean_entropy=h_mean,
                 effective_prototypes=h_mean.exp(), distinct_argmax=torch.tensor(float(q.argmax(-1).unique().numel())))
 
+def collapse_floor(out_dim:int) -> float:
+    "Fewer effective prototypes than this is collapse: max(2, 1 % of K)."
+    return max(2.0, 0.01 * out_dim)
+
 def collapse_verdict(stats:dict, out_dim:int) -> str|None:
     "'collapsed', 'uniform' or None (healthy) from `collapse_stats` of a run with `out_dim` prototypes."
-    if float(stats["effective_prototypes"]) < max(2.0, 0.01 * out_dim): return "collapsed"
+    if float(stats["effective_prototypes"]) < collapse_floor(out_dim): return "collapsed"
     if float(stats["teacher_entropy"]) > 0.95 * math.log(out_dim): return "uniform"
     return None
 

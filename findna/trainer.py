@@ -22,7 +22,7 @@ from .genome import (DEFAULT_VAL_CHROMS, Genome, GenomeError, WindowSampler, dem
                            split_chroms, split_regions)
 from .views import random_reverse_complement, student_view, teacher_view
 from .model import FinDNA, FinDNAConfig, autocast_context, make_teacher, resolve_precision
-from .distill import (DistillationLoss, TeacherEMA, collapse_stats, collapse_verdict, cosine_schedule, is_distributed,
+from .distill import (DistillationLoss, TeacherEMA, collapse_floor, collapse_stats, collapse_verdict, cosine_schedule, is_distributed,
                             majority_rate, mlm_accuracy, mlm_loss, temperature_schedule, unwrap)
 
 # %% auto #0
@@ -475,7 +475,7 @@ def plot_schedules(df, ax=None):
 def plot_collapse(df, out_dim:int|None=None):
     "Collapse monitor: entropies / log K (per sample; of the batch mean), effective and distinct prototypes."
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3))
-    K = out_dim or (df.attrs.get("out_dim") or 1)
+    K = out_dim or 1
     rel = df.assign(**{c: df[c] / math.log(K) for c in ("teacher_entropy", "mean_entropy") if c in df and K > 1})
     _plot(rel, {("train", "teacher_entropy"): "per-sample entropy / log K", ("val", "teacher_entropy"): "val per-sample / log K",
                 ("train", "mean_entropy"): "batch-mean entropy / log K", ("val", "mean_entropy"): "val batch-mean / log K"},
@@ -483,7 +483,7 @@ def plot_collapse(df, out_dim:int|None=None):
     _plot(df, {("train", "effective_prototypes"): "effective prototypes (batch)", ("val", "effective_prototypes"): "val effective",
                ("train", "distinct_argmax"): "distinct arg-max (batch)", ("val", "distinct_argmax"): "val distinct arg-max"},
           f"prototypes in use (K = {K})", b, logy=True)
-    b.axhline(max(2, 0.01 * K), color="red", ls=":", lw=1)
+    b.axhline(collapse_floor(K), color="red", ls=":", lw=1)
     return fig
 def plot_gradients(df, ax=None):
     "Per-term gradient norms on the shared trunk (MLM vs distillation, weighted) and the total after clipping."
@@ -515,7 +515,7 @@ def run_summary(run_dir:Path) -> str:
             f"{v.mlm_acc:.1%} of masked bases and the EMA teacher {v.teacher_mlm_acc:.1%}; always guessing the most frequent base "
             f"would score {v.majority_rate:.1%} (so the student is {verdict(v.mlm_acc)} and the teacher {verdict(v.teacher_mlm_acc)} "
             f"that floor). The teacher's CLS outputs use {v.effective_prototypes:.1f} effective prototypes of K = {K} "
-            f"(per-sample entropy {v.teacher_entropy / math.log(K):.2f} × log K; collapse would be < {max(2, 0.01 * K):g}, "
+            f"(per-sample entropy {v.teacher_entropy / math.log(K):.2f} × log K; collapse would be < {collapse_floor(K):g}, "
             f"uniform > 0.95 × log K)" + (f" — WARNING: {v.warning}" if isinstance(v.get("warning"), str) else "") +
             f". Curves: {run_dir / 'plots'}/{{accuracy,losses,collapse,gradients,schedules}}.png.")
     return text
