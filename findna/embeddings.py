@@ -18,6 +18,7 @@ from sklearn.model_selection import KFold
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 from . import __version__
+from .config import Config, device_rule, resolve_device, split_commas
 from .genome import DEFAULT_VAL_CHROMS, Genome, WindowSampler, demo_genome_path, split_chroms, split_regions
 from .model import FinDNA, FinDNAConfig, embed, pretrained_path
 from .tasks import METRICS, TaskData, get_task, load, stratified_subsample, task_availability
@@ -469,8 +470,9 @@ def write_reading(probes:pd.DataFrame, comparisons:pd.DataFrame, population:pd.D
 
 # %% ../nbs/07b_embeddings.ipynb #1224453d
 @dataclass
-class EmbeddingsConfig:
+class EmbeddingsConfig(Config):
     "Settings of one embedding-analysis run (the papermill parameters of 12_embeddings)."
+    _owner, _error = "parameter", EmbeddingError
     checkpoint:str = ""          # run folder or save_pretrained folder; empty: a random tiny stand-in (smoke test)
     tasks:str = "prom_core_all"  # comma list of task names
     data_dir:str = ""            # data root; empty: a tiny synthetic one
@@ -495,8 +497,8 @@ class EmbeddingsConfig:
     seed:int = 0                 # seeds the samples, the random network, the probes and UMAP
     out_dir:str = ""             # output folder; empty: a new temporary folder
 
-    def __post_init__(self):
-        rules = [(self.train_split in ("auto", "train", "dev"), f"train_split={self.train_split!r}: use auto, train or dev"),
+    def rules(self) -> list[tuple[bool, str]]:
+        return [(self.train_split in ("auto", "train", "dev"), f"train_split={self.train_split!r}: use auto, train or dev"),
                  (set(self.pooling_list) <= set(POOLINGS) and self.pooling_list, f"poolings={self.poolings!r}: a comma list of mean, cls"),
                  (bool(self.task_list), "tasks is empty: name at least one task"),
                  (self.n_per_split >= 1 and self.n_windows >= 0 and self.window >= 0, "n_per_split must be >= 1, n_windows and window >= 0"),
@@ -504,25 +506,16 @@ class EmbeddingsConfig:
                  (0 <= self.max_n_frac <= 1, f"max_n_frac={self.max_n_frac} must be in [0, 1]"),
                  (0 <= self.val_fraction < 1, f"val_fraction={self.val_fraction} must be in [0, 1)"),
                  (self.precision in ("auto", "bf16", "fp32"), f"precision={self.precision!r}: use auto, bf16 or fp32"),
-                 (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"), f"device={self.device!r}: use auto, cpu or cuda")]
-        for ok, rule in rules:
-            if not ok: raise EmbeddingError(rule)
+                 device_rule(self.device)]
 
     @property
-    def task_list(self) -> list: return [t.strip() for t in self.tasks.split(",") if t.strip()]
+    def task_list(self) -> list: return split_commas(self.tasks)
     @property
-    def pooling_list(self) -> list: return [p.strip() for p in self.poolings.split(",") if p.strip()]
+    def pooling_list(self) -> list: return split_commas(self.poolings)
     @property
     def autocast(self): return {"auto": "auto", "bf16": "bf16", "fp32": None}[self.precision]
     @property
-    def torch_device(self) -> str: return ("cuda" if torch.cuda.is_available() else "cpu") if self.device == "auto" else self.device
-
-    @classmethod
-    def from_dict(cls, d:dict) -> EmbeddingsConfig:
-        "Build from a dict, refusing unknown names (with the valid ones)."
-        unknown = sorted(set(d) - {f.name for f in fields(cls)})
-        if unknown: raise EmbeddingError(f"unknown parameter(s) {unknown}; valid: {[f.name for f in fields(cls)]}")
-        return cls(**d)
+    def torch_device(self) -> torch.device: return resolve_device(self.device)
 
 # %% ../nbs/07b_embeddings.ipynb #0ac1cf19
 def _markdown(df:pd.DataFrame, digits:int=3) -> str:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_finetuning.ipynb #da835a19
 from __future__ import annotations
-import json, math, os, shutil, tempfile, time, warnings
+import json, math, os, re, shutil, tempfile, time, warnings
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import NamedTuple
@@ -22,6 +22,8 @@ from sklearn.preprocessing import MaxAbsScaler, StandardScaler
 from tqdm.auto import tqdm
 from . import __version__
 from .alphabet import one_hot, reverse_complement
+from .config import Config, device_rule, resolve_device, split_commas
+from .runs import append_jsonl, claim_run, finish_run, read_jsonl, read_metrics, run_info, write_json
 from .distill import cosine_schedule
 from .model import resolve_precision as model_resolve_precision
 from .model import (CheckpointError, FinDNA, FinDNAClassifier, FinDNAConfig, FinDNAError, PRESETS, autocast_context,
@@ -32,9 +34,8 @@ from .tasks import Split, TaskData, TaskError, get_task, load, suite, task_avail
 __all__ = ['KMER_CS', 'HYPERPARAMETERS', 'GENERIC_SETTINGS', 'RESULTS_NAME', 'INITS', 'FinetuneError', 'classification_metrics',
            'kmer_counts', 'kmer_features', 'kmer_baseline', 'FinetuneConfig', 'resolve_hyperparameters', 'load_task',
            'resolve_pretrained', 'scratch_architecture', 'build_classifier', 'resolve_precision', 'predict',
-           'read_metrics', 'plot_curves', 'plot_confusion', 'finetune', 'EvalConfig', 'GridPlan', 'plan_grid',
-           'kmer_cell', 'evaluate_grid', 'aggregate_results', 'compare', 'results_table', 'plot_results', 'verdicts',
-           'write_report']
+           'plot_curves', 'plot_confusion', 'finetune', 'EvalConfig', 'GridPlan', 'plan_grid', 'kmer_cell',
+           'evaluate_grid', 'aggregate_results', 'compare', 'results_table', 'plot_results', 'verdicts', 'write_report']
 
 # %% ../nbs/08_finetuning.ipynb #73323058
 class FinetuneError(ValueError):
@@ -130,13 +131,14 @@ GENERIC_SETTINGS = dict(epochs=10, batch_size=32, lr=5e-4, weight_decay=0.01, wa
                         mlp_dropout=0.1, layer_dropout=0.1)   # for tasks without a public config
 _CHOICES = dict(init_from=("teacher", "student"), mode=("full", "probe"), layout=("pretrained", "task"),
                 pooling=("mean", "cls"), train_split=("train", "dev"), val=("auto", "dev", "train"),
-                precision=("auto", "bf16", "fp32"), device=("auto", "cpu", "cuda"))
+                precision=("auto", "bf16", "fp32"))
 _RUNTIME = ("out_dir", "device", "threads", "verbose")   # fields that do not change the result
 
 # %% ../nbs/08_finetuning.ipynb #d0e3320f
 @dataclass
-class FinetuneConfig:
+class FinetuneConfig(Config):
     "Every setting of a fine-tuning run (the papermill parameters of `10_finetune`); JSON round trip via `asdict`."
+    _owner, _error = "fine-tuning parameter", FinetuneError
     task: str = "prom_core_all"     # registry name or alias (findna.tasks.TASKS)
     data_dir: str = ""              # data root; "" = $FINDNA_DATA
     pretrained: str = ""            # run folder | save_pretrained folder | saved classifier; "" = from scratch
@@ -169,38 +171,26 @@ class FinetuneConfig:
     protocol: str = ""              # a label the files can't tell, e.g. "re-split"; recorded in results
     verbose: bool = True            # progress bar and one line per evaluation
 
-    def __post_init__(self):
+    def resolve(self):
         for k in ("epochs", "batch_size", "lr", "max_train_samples", "max_val_samples"):
             if getattr(self, k) == 0: setattr(self, k, None)          # 0 means "the reference setting" (or: all)
-        for k, allowed in _CHOICES.items():
-            if getattr(self, k) not in allowed: raise FinetuneError(f"FinetuneConfig.{k}={getattr(self, k)!r}; choose one of {allowed}")
-        for k in ("epochs", "batch_size", "max_train_samples", "max_val_samples", "max_tokens"):
-            v = getattr(self, k)
-            if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1):
-                raise FinetuneError(f"FinetuneConfig.{k} must be a positive integer (or None/0 for the default), got {v!r}")
-        for k in ("seed", "threads", "patience", "eval_every"):
-            v = getattr(self, k)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
-                raise FinetuneError(f"FinetuneConfig.{k} must be an integer >= 0, got {v!r}")
-        for k, lo, hi in (("lr", 0, math.inf), ("weight_decay", 0, math.inf), ("warmup_fraction", 0, 1),
-                          ("mlp_dropout", 0, 1), ("layer_dropout", 0, 1), ("val_fraction", 0, 1)):
-            v = getattr(self, k)
-            if v is not None and not (isinstance(v, (int, float)) and lo <= v <= hi and not (k.endswith("dropout") and v == 1)):
-                raise FinetuneError(f"FinetuneConfig.{k} must be a number in [{lo}, {hi}{')' if k.endswith('dropout') else ']'}, got {v!r}")
-        if self.pretrained and self.preset not in ("",):
-            raise FinetuneError(f"preset={self.preset!r} sets the architecture of a scratch run; with pretrained="
-                                f"{self.pretrained!r} the network is the checkpoint's (adapt it with layout='pretrained'|'task'); "
-                                "leave preset='' or drop pretrained")
 
-    def to_json(self) -> str: return json.dumps(asdict(self), indent=2)
-
-    @classmethod
-    def from_dict(cls, d:dict) -> FinetuneConfig:
-        "Build from a dict (e.g. papermill parameters), refusing unknown keys."
-        valid = [f.name for f in fields(cls)]
-        unknown = sorted(set(d) - set(valid))
-        if unknown: raise FinetuneError(f"unknown fine-tuning parameter(s) {unknown}; valid: {valid}")
-        return cls(**d)
+    def rules(self) -> list[tuple[bool, str]]:
+        choices = [(getattr(self, k) in allowed, f"FinetuneConfig.{k}={getattr(self, k)!r}; choose one of {allowed}")
+                   for k, allowed in _CHOICES.items()]
+        positive = [(getattr(self, k) is None or getattr(self, k) >= 1,
+                     f"FinetuneConfig.{k} must be a positive integer (or None/0 for the default), got {getattr(self, k)!r}")
+                    for k in ("epochs", "batch_size", "max_train_samples", "max_val_samples", "max_tokens")]
+        counts = [(getattr(self, k) >= 0, f"FinetuneConfig.{k} must be an integer >= 0, got {getattr(self, k)!r}")
+                  for k in ("seed", "threads", "patience", "eval_every")]
+        ranges = [(getattr(self, k) is None or (lo <= getattr(self, k) <= hi and not (k.endswith("dropout") and getattr(self, k) == 1)),
+                   f"FinetuneConfig.{k} must be a number in [{lo}, {hi}{')' if k.endswith('dropout') else ']'}, got {getattr(self, k)!r}")
+                  for k, lo, hi in (("lr", 0, math.inf), ("weight_decay", 0, math.inf), ("warmup_fraction", 0, 1),
+                                    ("mlp_dropout", 0, 1), ("layer_dropout", 0, 1), ("val_fraction", 0, 1))]
+        scratch = (not (self.pretrained and self.preset), f"preset={self.preset!r} sets the architecture of a scratch run; with "
+                   f"pretrained={self.pretrained!r} the network is the checkpoint's (adapt it with layout='pretrained'|'task'); "
+                   "leave preset='' or drop pretrained")
+        return choices + [device_rule(self.device)] + positive + counts + ranges + [scratch]
 
 # %% ../nbs/08_finetuning.ipynb #aa1d2c60
 def resolve_hyperparameters(cfg:FinetuneConfig, spec) -> dict:
@@ -458,7 +448,7 @@ def _fit(cfg:FinetuneConfig, model:FinDNAClassifier, data:TaskData, hp:dict, pre
         rec = dict(step=done, epoch=round(done / per_epoch, 4), split="val", train_loss=round(torch.stack(losses).mean().item(), 6),
                    lr=float(lr[step]), **val, seconds=round(time.perf_counter() - tick, 3))
         losses = []
-        with open(out / "metrics.jsonl", "a") as fh: fh.write(json.dumps(rec) + "\n")
+        append_jsonl(out / "metrics.jsonl", rec)
         if val[metric] > best["score"]:
             model.save_pretrained(out / "best")
             best, stale = dict(score=val[metric], step=done, epoch=rec["epoch"], val=val, val_probs=probs), 0
@@ -472,11 +462,6 @@ def _fit(cfg:FinetuneConfig, model:FinDNAClassifier, data:TaskData, hp:dict, pre
                 stopped_early=stopped)
 
 # %% ../nbs/08_finetuning.ipynb #d15d56f6
-def read_metrics(run_dir:str|Path) -> pd.DataFrame:
-    "The evaluations of a fine-tuning run, one row each, from `run_dir/metrics.jsonl`."
-    path = Path(run_dir) / "metrics.jsonl"
-    return pd.DataFrame([json.loads(l) for l in path.read_text().splitlines() if l.strip()]) if path.exists() else pd.DataFrame()
-
 def plot_curves(metrics:pd.DataFrame, metric:str, best_step:int|None=None, title:str=""):
     "Training loss and validation `metric` against the step, the best evaluation marked."
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
@@ -501,28 +486,19 @@ def plot_confusion(labels:np.ndarray, preds:np.ndarray, classes:list, title:str=
 RESULTS_NAME = "results.json"
 _RUN_FILES = ("metrics.jsonl", "best", "predictions.npz", "curves.png", "confusion.png")
 
-def _write_json(path:Path, record:dict):
-    "Write `record` to `path` atomically (temp file + os.replace)."
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
-
 def _comparable(config:dict) -> dict: return {k: v for k, v in config.items() if k not in _RUNTIME}
 
 def _finished(out:Path, cfg:FinetuneConfig) -> dict|None:
     "The record in `out` if this configuration already finished there; raise if another configuration did."
     path = out / RESULTS_NAME
     if not path.is_file(): return None
-    rec = json.loads(path.read_text())
+    try: rec = json.loads(path.read_text())
+    except json.JSONDecodeError as e: raise FinetuneError(f"{path} cannot be read ({e}); delete it to rerun this cell") from None
     old, new = _comparable(rec.get("config", {})), _comparable(asdict(cfg))
     diff = [f"{k}: {old.get(k)!r} there, {new.get(k)!r} now" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
     if diff: raise FinetuneError(f"{path} holds the results of another configuration ({'; '.join(diff)}); "
                                  "use another out_dir, or delete that folder to rerun")
     return rec
-
-def _device(name:str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available(): raise FinetuneError("device='cuda' but CUDA is not available; use device='cpu' or 'auto'")
-    return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else "cpu" if name == "auto" else name)
 
 # %% ../nbs/08_finetuning.ipynb #c3196403
 def finetune(cfg:FinetuneConfig|dict|None=None, # the configuration (or a dict of its fields)
@@ -534,10 +510,11 @@ def finetune(cfg:FinetuneConfig|dict|None=None, # the configuration (or a dict o
     out = Path(cfg.out_dir or tempfile.mkdtemp(prefix="findna-finetune-")).resolve()
     cfg = replace(cfg, out_dir=str(out))
     if (done := _finished(out, cfg)) is not None: return done             # resumable: a finished run is not rerun
-    out.mkdir(parents=True, exist_ok=True)
+    claim_run(out, "finetune", resume=True, settings=_comparable(asdict(cfg)),  # an interrupted run restarts from scratch
+              adopt=(out / "metrics.jsonl").exists() or (out / "best").exists())
     for name in _RUN_FILES: shutil.rmtree(out / name) if (out / name).is_dir() else (out / name).unlink(missing_ok=True)
     t0, data = time.time(), load_task(cfg)
-    hp, device, threads = resolve_hyperparameters(cfg, data.spec), _device(cfg.device), torch.get_num_threads()
+    hp, device, threads = resolve_hyperparameters(cfg, data.spec), resolve_device(cfg.device), torch.get_num_threads()
     precision = resolve_precision(cfg.precision, device)
     if cfg.threads: torch.set_num_threads(cfg.threads)
     try:
@@ -554,7 +531,8 @@ def finetune(cfg:FinetuneConfig|dict|None=None, # the configuration (or a dict o
                         test_probs=test_probs, test_labels=data.test.labels)
     record = _record(cfg, data, hp, init, notes, model, fit, test, precision, device, time.time() - t0)
     _save_plots(out, data, record, test_probs)
-    _write_json(out / RESULTS_NAME, record)
+    write_json(out / RESULTS_NAME, record)
+    finish_run(out)
     return record
 
 # %% ../nbs/08_finetuning.ipynb #c8481b98
@@ -583,13 +561,10 @@ def _save_plots(out:Path, data:TaskData, record:dict, test_probs:np.ndarray):
 # %% ../nbs/08_finetuning.ipynb #469a9606
 INITS = ("pretrained", "probe", "scratch")
 
-def _csv(value) -> list[str]:
-    if isinstance(value, (int, np.integer)): return [str(value)]
-    return [s.strip() for s in value.split(",") if s.strip()] if isinstance(value, str) else [str(v) for v in value or []]
-
 @dataclass
-class EvalConfig:
+class EvalConfig(Config):
     "Settings of an evaluation grid (the papermill parameters of `11_evaluate`); JSON round trip via `asdict`."
+    _owner, _error = "evaluation parameter", FinetuneError
     suite: str = "local"            # findna.tasks.suite name: findna20 | gue | gb | mtcdna | local
     tasks: str = ""                 # comma list of tasks; overrides `suite`
     data_dir: str = ""              # data root; "" = $FINDNA_DATA
@@ -616,23 +591,17 @@ class EvalConfig:
     out_dir: str = ""               # grid folder; "" = a new temporary folder
     verbose: bool = True
 
-    def __post_init__(self):
-        bad = sorted(set(_csv(self.inits)) - set(INITS))
-        if bad or not _csv(self.inits): raise FinetuneError(f"inits={self.inits!r}: each must be one of {INITS}")
-        try: [int(s) for s in _csv(self.seeds)]
-        except ValueError: raise FinetuneError(f"seeds={self.seeds!r} must be a comma list of integers, e.g. '0,1,2'") from None
-        if self.dev_only not in ("dev", "skip"): raise FinetuneError(f"dev_only={self.dev_only!r}; choose 'dev' or 'skip'")
-        if self.on_error not in ("raise", "record"): raise FinetuneError(f"on_error={self.on_error!r}; choose 'raise' or 'record'")
-        if {"pretrained", "probe"} & set(_csv(self.inits)) and not self.pretrained: raise FinetuneError(
-            f"inits={self.inits!r} needs a pretrained network: pass pretrained=<run folder>, or inits='scratch'")
-
-    @classmethod
-    def from_dict(cls, d:dict) -> EvalConfig:
-        "Build from a dict (e.g. papermill parameters), refusing unknown keys."
-        valid = [f.name for f in fields(cls)]
-        unknown = sorted(set(d) - set(valid))
-        if unknown: raise FinetuneError(f"unknown evaluation parameter(s) {unknown}; valid: {valid}")
-        return cls(**d)
+    def rules(self) -> list[tuple[bool, str]]:
+        inits, seeds = split_commas(self.inits), split_commas(self.seeds)
+        return [(bool(inits) and set(inits) <= set(INITS), f"inits={self.inits!r}: each must be one of {INITS}"),
+                (bool(seeds) and all(re.fullmatch(r"-?\d+", x) for x in seeds), f"seeds={self.seeds!r} must be a comma list of integers, e.g. '0,1,2'"),
+                (len(set(seeds)) == len(seeds), f"seeds={self.seeds!r} repeats a seed: a repeated run is not a second sample"),
+                (len(set(inits)) == len(inits), f"inits={self.inits!r} repeats an init"),
+                (self.dev_only in ("dev", "skip"), f"dev_only={self.dev_only!r}; choose 'dev' or 'skip'"),
+                (self.on_error in ("raise", "record"), f"on_error={self.on_error!r}; choose 'raise' or 'record'"),
+                (self.precision in ("auto", "bf16", "fp32"), f"precision={self.precision!r}: use auto, bf16 or fp32"), device_rule(self.device),
+                (not ({"pretrained", "probe"} & set(inits)) or bool(self.pretrained),
+                 f"inits={self.inits!r} needs a pretrained network: pass pretrained=<run folder>, or inits='scratch'")]
 
 # %% ../nbs/08_finetuning.ipynb #b421cbd7
 class GridPlan(NamedTuple):
@@ -641,14 +610,14 @@ class GridPlan(NamedTuple):
 
 def plan_grid(ev:EvalConfig, out:Path) -> GridPlan:
     "The cells of the grid `ev` (one FinetuneConfig each, out_dir under `out`) and the tasks it cannot run."
-    names = [get_task(t).name for t in _csv(ev.tasks)] or suite(ev.suite, ev.data_dir or None)
+    names = [get_task(t).name for t in split_commas(ev.tasks)] or suite(ev.suite, ev.data_dir or None)
     cells, missing = [], []
     for task in names:
         spec, avail = get_task(task), task_availability(task, ev.data_dir or None)
         if avail.status == "missing" or (avail.status == "dev-only" and ev.dev_only == "skip"):
             missing.append(dict(task=task, benchmark=spec.benchmark, status=avail.status, reason=avail.reason)); continue
-        for seed in (int(s) for s in _csv(ev.seeds)):
-            for init in _csv(ev.inits):
+        for seed in (int(s) for s in split_commas(ev.seeds)):
+            for init in split_commas(ev.inits):
                 scratch = init == "scratch"
                 cells.append((task, init, seed, FinetuneConfig(
                     task=task, data_dir=ev.data_dir, pretrained="" if scratch else ev.pretrained, init_from=ev.init_from,
@@ -671,7 +640,7 @@ def kmer_cell(cfg:FinetuneConfig, out:str|Path) -> dict:
     if path.is_file() and (rec := json.loads(path.read_text())).get("options") == options: return rec
     rec = dict(kmer_baseline(load_task(cfg), seed=cfg.seed), options=options)
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(path, rec)
+    write_json(path, rec)
     return rec
 
 # %% ../nbs/08_finetuning.ipynb #67b97ccb
@@ -681,14 +650,20 @@ def _row(rec:dict, init:str, out:str) -> dict:
                 test=rec["test"][m], val=rec["val"][m], **{f"test_{k}": rec["test"][k] for k in ("accuracy", "mcc", "f1_macro", "auroc")},
                 protocol=rec["protocol"], n_train=rec["sizes"]["train"], wall_time_s=rec["wall_time_s"], out_dir=str(out))
 
+_GRID_RUNTIME = ("out_dir", "device", "threads", "verbose", "on_error")   # grid settings that do not change a result
+
 def evaluate_grid(ev:EvalConfig|dict|None=None, **kwargs) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Run (or resume) the grid `ev`: returns one row per cell (deep and k-mer floor) and the unavailable tasks."
     base = asdict(ev) if isinstance(ev, EvalConfig) else dict(ev or {})
     ev = EvalConfig.from_dict({**base, **kwargs})
     out = Path(ev.out_dir or tempfile.mkdtemp(prefix="findna-evaluate-")).resolve()
     plan, rows = plan_grid(ev, out), []
-    out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / "grid.json", dict(config=asdict(ev), findna_version=__version__))
+    settings = {k: v for k, v in asdict(ev).items() if k not in _GRID_RUNTIME}
+    info = run_info(out) if out.is_dir() else None
+    finished = info is not None and info["kind"] == "evaluate" and info["state"] == "finished" and info.get("settings") == settings
+    if not finished:                                                       # a finished grid is only read back
+        claim_run(out, "evaluate", resume=True, settings=settings, adopt=(out / "grid.json").exists())
+        write_json(out / "grid.json", dict(config=asdict(ev), findna_version=__version__))
     floors = {(t, s): c for t, _, s, c in plan.cells}                      # one floor per task and seed
     jobs = [(t, i, s, c, lambda c=c: finetune(c)) for t, i, s, c in plan.cells]
     if ev.kmer: jobs += [(t, "kmer", s, c, lambda c=c, t=t, s=s: kmer_cell(c, out / "cells" / t / "kmer" / f"seed{s}"))
@@ -700,6 +675,7 @@ def evaluate_grid(ev:EvalConfig|dict|None=None, **kwargs) -> tuple[pd.DataFrame,
             if ev.on_error == "raise": raise
             rows.append(dict(task=task, benchmark=get_task(task).benchmark, init=init, seed=seed, metric=get_task(task).metric,
                              status=f"failed: {type(e).__name__}: {e}", out_dir=str(where)))
+    if not finished and all(r["status"] == "ok" for r in rows): finish_run(out)
     return pd.DataFrame(rows), plan.unavailable
 
 # %% ../nbs/08_finetuning.ipynb #be5435fd
@@ -800,7 +776,7 @@ def write_report(cells:pd.DataFrame, unavailable:pd.DataFrame, out_dir:str|Path,
     for _, c in (cells[cells.status == "ok"] if len(cells) else cells).iterrows():
         rec = Path(str(c.get("out_dir", ""))) / RESULTS_NAME
         if c.get("out_dir") and rec.is_file(): prints[f"{c.task}/{c.init}/seed{c.seed}"] = json.loads(rec.read_text()).get("fingerprint")
-    _write_json(out / "fingerprints.json", prints)
+    write_json(out / "fingerprints.json", prints)
     ok = cells[cells.status == "ok"] if len(cells) else cells
     table = results_table(ok) if len(ok) else pd.DataFrame()
     if len(ok): results_table(ok, numeric=True).to_csv(out / "results.csv")

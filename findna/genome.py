@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_genome.ipynb #6d30a5e3
 from __future__ import annotations
-import gzip, json, os, re, shutil, tempfile, warnings
+import gzip, json, os, re, shutil, stat, tempfile, warnings
 from itertools import count
 from pathlib import Path
 from typing import NamedTuple
@@ -16,8 +16,8 @@ from torch.utils.data import IterableDataset, get_worker_info
 from .alphabet import N_INDEX, AlphabetError, encode, reverse_complement
 
 # %% auto #0
-__all__ = ['DEFAULT_EXCLUDE', 'DEFAULT_VAL_CHROMS', 'GenomeError', 'GenomeWarning', 'Genome', 'demo_genome_path', 'split_chroms',
-           'chrom_intervals', 'split_regions', 'read_bed', 'Windows', 'WindowSampler']
+__all__ = ['DEFAULT_EXCLUDE', 'DEFAULT_VAL_CHROMS', 'GenomeError', 'GenomeWarning', 'writable', 'Genome', 'demo_genome_path',
+           'split_chroms', 'chrom_intervals', 'split_regions', 'read_bed', 'Windows', 'WindowSampler']
 
 # %% ../nbs/01_genome.ipynb #12362756
 DEFAULT_EXCLUDE = (r"(_alt|_random|_fix|_hap\d*|_decoy|^chrUn|^Un_|^(chr)?(M|MT)$|^(chr)?EBV$"
@@ -51,6 +51,11 @@ def _decompressed(path:Path, cache_dir:Path) -> Path:
     return out
 
 # %% ../nbs/01_genome.ipynb #26b12d62
+def writable(folder:Path) -> bool:
+    "Whether findna may write into `folder`: by its mode bits, since `os.access` says yes to root everywhere."
+    if os.geteuid() != 0: return os.access(folder, os.W_OK)
+    return bool(Path(folder).stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))   # root: a folder without write bits
+
 class Genome:
     "A FASTA genome (plain or bgzip) read through pyfaidx; `chroms` are the contigs kept by `include`/`exclude`."
     def __init__(self, path:str|Path,            # FASTA, or bgzip FASTA (.fa.gz with .gzi); plain gzip needs `cache_dir`
@@ -93,8 +98,9 @@ class Genome:
         return self._fasta
 
     def _open(self) -> pyfaidx.Fasta:
-        kw = {}
-        if not Path(str(self.path) + ".fai").exists() and (self.cache_dir or not os.access(self.path.parent, os.W_OK)):
+        kw, bgzip = {}, _compression(self.path) == "bgzip"
+        indexed = Path(str(self.path) + ".fai").exists() and (not bgzip or Path(str(self.path) + ".gzi").exists())
+        if not indexed and (self.cache_dir or not writable(self.path.parent)):
             if self.cache_dir is None: raise GenomeError(
                 f"{self.path} has no .fai index and its folder is read-only; pass cache_dir=... for the index")
             self.cache_dir.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from . import __version__
 from .alphabet import ALPHABET, encode_batch, one_hot
+from .config import Config, resolve_device
 from .chordmixer import ChordMixer, group_shifts, mixes_all_positions
 
 # %% auto #0
@@ -42,8 +43,9 @@ class FinDNAWarning(UserWarning):
 _HEADS = ("shared", "dino")
 
 @dataclass
-class FinDNAConfig:
+class FinDNAConfig(Config):
     "Architecture of a FinDNA network (JSON round-trip through `asdict`)."
+    _owner, _error = "FinDNAConfig field", FinDNAError
     max_len: int = 1000                # L: longest input, without the CLS tokens
     n_cls: int = 10                    # CLS tokens appended after the bases
     track_size: int = 28               # g: channels per rotated group
@@ -62,7 +64,8 @@ class FinDNAConfig:
     dino_norm_last_layer: bool = True  # freeze the weight-norm gain of the last layer (DINO default)
     dino_batch_norm: bool = False      # normalise each hidden feature over the batch, per CLS token (DINO's use_bn)
 
-    def __post_init__(self):
+    def resolve(self):
+        "Fill the derived sizes (n_layers, embed_dim, out_dim) and check the architecture."
         for name in ("max_len", "track_size", "hidden_dim", "n_blocks", "dino_hidden_dim", "dino_bottleneck_dim", "dino_n_layers"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise FinDNAError(f"FinDNAConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
@@ -92,21 +95,6 @@ class FinDNAConfig:
         "A named preset (`paper`, `small`, `tiny`) with `overrides` applied before resolution."
         if name not in PRESETS: raise FinDNAError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
         return cls.from_dict({**PRESETS[name], **overrides})
-
-    @classmethod
-    def from_dict(cls, d:dict) -> FinDNAConfig:
-        "Build from a dict, refusing unknown keys."
-        unknown = sorted(set(d) - {f.name for f in fields(cls)})
-        if unknown: raise FinDNAError(f"unknown FinDNAConfig field(s) {unknown}; valid: {[f.name for f in fields(cls)]}")
-        return cls(**d)
-
-    def to_json(self) -> str: return json.dumps(asdict(self), indent=2)
-
-    @classmethod
-    def from_json(cls, text_or_path:str|Path) -> FinDNAConfig:
-        "Parse JSON text, or read a `config.json` file."
-        p = Path(text_or_path) if not str(text_or_path).lstrip().startswith("{") else None
-        return cls.from_dict(json.loads(p.read_text() if p else text_or_path))
 
 # %% ../nbs/04_model.ipynb #5f555e37
 PRESETS = dict(

@@ -11,6 +11,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 import pandas as pd
 from .alphabet import PAD_INDEX, AlphabetError, encode, decode
+from .config import Config
 
 # %% auto #0
 __all__ = ['METRICS', 'BENCHMARKS', 'LAYOUTS', 'GB_CONTEXT', 'GB_PROTOCOL', 'GUE_CONTEXT', 'GUE_PROTOCOL', 'MTCDNA_SPECIES',
@@ -25,8 +26,9 @@ class TaskError(ValueError):
 
 # %% ../nbs/07_tasks.ipynb #24b73f9e
 @dataclass(frozen=True)
-class ReferenceSettings:
+class ReferenceSettings(Config):
     "Fine-tuning settings of the public FinDNA config for one task (`reference-notes.md` §5)."
+    _owner, _error = "reference setting", TaskError
     length:int              # L the config uses; layers per block = ceil(log2 L)
     blocks:int              # ChordMixer blocks
     track_size:int          # g, channels per track
@@ -46,8 +48,9 @@ BENCHMARKS = ("GB", "GUE", "MTcDNA", "user")
 LAYOUTS = ("gb_folders", "csv", "mtcdna_fasta", "fasta_per_class")
 
 @dataclass(frozen=True)
-class TaskSpec:
+class TaskSpec(Config):
     "One downstream task: what it is, how it is scored, where its data lives and how it is split."
+    _owner, _error = "task field", TaskError
     name:str                    # canonical name, e.g. 'prom_core_all'
     benchmark:str               # 'GB' | 'GUE' | 'MTcDNA' | 'user'
     n_classes:int               # labels are 0 .. n_classes-1
@@ -63,19 +66,12 @@ class TaskSpec:
     class_names:tuple=()        # label names when known in advance (else read from the data or '0', '1', ...)
     note:str=""                 # caveats: an assumed length, a missing config
 
-    def __post_init__(self):
-        object.__setattr__(self, "class_names", tuple(self.class_names))
-        for value, allowed, what in ((self.benchmark, BENCHMARKS, "benchmark"), (self.metric, METRICS, "metric"),
-                                     (self.layout, LAYOUTS, "layout")):
-            if value not in allowed: raise TaskError(f"task {self.name}: {what} {value!r} is not one of {allowed}")
-        if self.n_classes < 2: raise TaskError(f"task {self.name}: n_classes={self.n_classes}; a task needs >= 2 classes")
-        if self.length is not None and self.length < 1: raise TaskError(f"task {self.name}: length={self.length} must be >= 1")
-
-    @classmethod
-    def from_dict(cls, d:dict) -> TaskSpec:
-        "Rebuild a spec from `asdict(spec)` (e.g. read back from a results JSON)."
-        ref = d.get("reference")
-        return cls(**{**d, "reference": ReferenceSettings(**ref) if ref else None})
+    def rules(self) -> list[tuple[bool, str]]:
+        choices = [(value in allowed, f"task {self.name}: {what} {value!r} is not one of {allowed}")
+                   for value, allowed, what in ((self.benchmark, BENCHMARKS, "benchmark"), (self.metric, METRICS, "metric"),
+                                                (self.layout, LAYOUTS, "layout"))]
+        return choices + [(self.n_classes >= 2, f"task {self.name}: n_classes={self.n_classes}; a task needs >= 2 classes"),
+                          (self.length is None or self.length >= 1, f"task {self.name}: length={self.length} must be >= 1")]
 
 # %% ../nbs/07_tasks.ipynb #f259fc21
 _R = ReferenceSettings  # argument order = the columns of reference-notes §5: L, blocks, g, mlp/layer dropout, batch, lr, epochs, warm-up, wd

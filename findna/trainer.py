@@ -21,26 +21,20 @@ from .alphabet import one_hot
 from .genome import (DEFAULT_VAL_CHROMS, Genome, GenomeError, WindowSampler, demo_genome_path, read_bed,
                            split_chroms, split_regions)
 from .views import random_reverse_complement, student_view, teacher_view
+from .config import Config, ConfigError, device_rule, field_types, resolve_device, setting
+from .runs import RunFolderError, append_jsonl, claim_run, finish_run, read_jsonl, read_metrics, run_info, write_json
 from .model import FinDNA, FinDNAConfig, autocast_context, make_teacher, resolve_precision
 from .distill import (DistillationLoss, TeacherEMA, collapse_floor, collapse_stats, collapse_verdict, cosine_schedule, is_distributed,
                             majority_rate, mlm_accuracy, mlm_loss, temperature_schedule, unwrap)
 
 # %% auto #0
-__all__ = ['RECIPES', 'RESUMABLE_CHANGES', 'ConfigError', 'PretrainConfig', 'config_parser', 'parse_args', 'Dist',
-           'setup_distributed', 'data_split', 'data_fingerprint', 'seeded_generator', 'TrainState',
-           'NonFiniteLossError', 'model_config', 'build_state', 'restore', 'train_step', 'evaluate', 'save_checkpoint',
-           'load_checkpoint', 'append_metrics', 'read_metrics', 'plot_losses', 'plot_accuracy', 'plot_schedules',
-           'plot_collapse', 'plot_gradients', 'write_plots', 'run_summary', 'resume_config', 'pretrain', 'main',
-           'launch']
+__all__ = ['RECIPES', 'RESUMABLE_CHANGES', 'PretrainConfig', 'config_parser', 'parse_args', 'Dist', 'setup_distributed',
+           'data_split', 'data_fingerprint', 'check_same_data', 'seeded_generator', 'TrainState', 'NonFiniteLossError',
+           'model_config', 'build_state', 'restore', 'train_step', 'evaluate', 'save_checkpoint', 'load_checkpoint',
+           'plot_losses', 'plot_accuracy', 'plot_schedules', 'plot_collapse', 'plot_gradients', 'write_plots',
+           'run_summary', 'resume_config', 'pretrain', 'main', 'launch']
 
 # %% ../nbs/06_trainer.ipynb #eeca5a06
-def _f(default, help:str, kind:type|None=None):
-    "A dataclass field with a default, its help text (shown by the CLI's --help) and its type (`kind` for `None` defaults)."
-    return field(default=default, metadata={"help": help, "type": kind or type(default)})
-
-class ConfigError(ValueError):
-    "A pretraining setting that cannot work, with the rule it breaks."
-
 RECIPES = dict(
     # The public code's choices, kept to reproduce it: the MLM Linear(E→5) doubles as the 5-way distillation head,
     # BCE over 5 channels, both losses at weight 1, no LayerNorm, a constant teacher temperature.
@@ -58,101 +52,102 @@ RECIPES = dict(
 )
 
 @dataclass
-class PretrainConfig:
+class PretrainConfig(Config):
     "Every setting of a pretraining run. Field names are the CLI flags (`--batch-size`) and papermill parameters."
+    _owner = "pretraining setting"
     # data
-    fasta: str = _f("", "genome FASTA (plain or bgzip); empty: the bundled demo genome data/demo_chr20.fa")
-    cache_dir: str = _f("", "where a plain-gzip FASTA is decompressed once (and indexes of read-only folders go)")
-    window: int = _f(0, "window length in nt; 0: the model's max_len")
-    val_chroms: str = _f("auto", "comma-separated contigs held out for validation; 'auto': chr10 if present, "
+    fasta: str = setting("", "genome FASTA (plain or bgzip); empty: the bundled demo genome data/demo_chr20.fa")
+    cache_dir: str = setting("", "where a plain-gzip FASTA is decompressed once (and indexes of read-only folders go)")
+    window: int = setting(0, "window length in nt; 0: the model's max_len")
+    val_chroms: str = setting("auto", "comma-separated contigs held out for validation; 'auto': chr10 if present, "
                                  "else the last val_fraction of every contig")
-    val_fraction: float = _f(0.05, "share of each contig held out when val_chroms resolves to a region split")
-    bed: str = _f("", "BED file of training intervals (windows are drawn inside them); empty: whole contigs")
-    max_n_frac: float = _f(0.0, "reject windows with a larger fraction of N")
-    strand_flip: bool = _f(False, "draw each window from the minus strand with probability 1/2")
+    val_fraction: float = setting(0.05, "share of each contig held out when val_chroms resolves to a region split")
+    bed: str = setting("", "BED file of training intervals (windows are drawn inside them); empty: whole contigs")
+    max_n_frac: float = setting(0.0, "reject windows with a larger fraction of N")
+    strand_flip: bool = setting(False, "draw each window from the minus strand with probability 1/2")
     # recipe: sets every field below that is left at None; a field given explicitly overrides it
-    recipe: str = _f("findna", "findna (default, chosen by results/recipe-ablation) | reference (the public code's choices)")
+    recipe: str = setting("findna", "findna (default, chosen by results/recipe-ablation) | reference (the public code's choices)")
     # model
-    preset: str = _f("small", "model preset: paper | small | tiny (findna.model.FinDNAConfig.preset)")
-    track_size: int = _f(0, "g: channels per rotated group; 0: the preset's")
-    hidden_dim: int = _f(0, "H: ChordMixer MLP width; 0: the preset's")
-    n_blocks: int = _f(0, "ChordMixer blocks; 0: the preset's")
-    prenorm: bool|None = _f(None, "LayerNorm before each MLP (recipe: findna on, reference off)", bool)
-    head: str|None = _f(None, "distillation head: shared (reference: the MLM Linear, out_dim 5) | dino", str)
-    out_dim: int|None = _f(None, "K: distillation head outputs (prototypes) of the dino head; 0: the preset's", int)
-    dino_hidden_dim: int|None = _f(None, "dino head MLP width; 0: the preset's", int)
-    dino_bottleneck_dim: int|None = _f(None, "dino head L2-normalised bottleneck; 0: the preset's", int)
-    dino_batch_norm: bool|None = _f(None, "normalise the dino head's hidden features over the batch, per CLS token", bool)
+    preset: str = setting("small", "model preset: paper | small | tiny (findna.model.FinDNAConfig.preset)")
+    track_size: int = setting(0, "g: channels per rotated group; 0: the preset's")
+    hidden_dim: int = setting(0, "H: ChordMixer MLP width; 0: the preset's")
+    n_blocks: int = setting(0, "ChordMixer blocks; 0: the preset's")
+    prenorm: bool|None = setting(None, "LayerNorm before each MLP (recipe: findna on, reference off)")
+    head: str|None = setting(None, "distillation head: shared (reference: the MLM Linear, out_dim 5) | dino")
+    out_dim: int|None = setting(None, "K: distillation head outputs (prototypes) of the dino head; 0: the preset's")
+    dino_hidden_dim: int|None = setting(None, "dino head MLP width; 0: the preset's")
+    dino_bottleneck_dim: int|None = setting(None, "dino head L2-normalised bottleneck; 0: the preset's")
+    dino_batch_norm: bool|None = setting(None, "normalise the dino head's hidden features over the batch, per CLS token")
     # views
-    mask_ratio: float = _f(0.3, "share of bases selected as MLM targets")
-    noise_std: float = _f(0.2, "Gaussian noise added to the student's one-hot")
-    rc_prob: float = _f(0.5, "probability that the student sees the reverse complement")
-    same_strand: bool|None = _f(None, "the teacher's view takes the student's strand (reverse-complemented with it)", bool)
-    max_deletion: int = _f(20, "teacher view: largest random deletion (nt)")
-    max_insertion: int = _f(20, "teacher view: largest random insertion (nt)")
-    max_shift: int = _f(20, "teacher view: largest translocation (nt, either direction)")
+    mask_ratio: float = setting(0.3, "share of bases selected as MLM targets")
+    noise_std: float = setting(0.2, "Gaussian noise added to the student's one-hot")
+    rc_prob: float = setting(0.5, "probability that the student sees the reverse complement")
+    same_strand: bool|None = setting(None, "the teacher's view takes the student's strand (reverse-complemented with it)")
+    max_deletion: int = setting(20, "teacher view: largest random deletion (nt)")
+    max_insertion: int = setting(20, "teacher view: largest random insertion (nt)")
+    max_shift: int = setting(20, "teacher view: largest translocation (nt, either direction)")
     # objective
-    objective: str = _f("both", "both (MLM + distillation) | mlm | distill")
-    w_mlm: float|None = _f(None, "weight of the MLM loss (lambda_2)", float)
-    w_distill: float|None = _f(None, "weight of the distillation loss (lambda_1)", float)
-    mlm_kind: str|None = _f(None, "MLM loss: ce (softmax over A C G T) | bce (reference, per-channel over 5)", str)
-    tau_s: float = _f(0.1, "student temperature")
-    tau_t: float|None = _f(None, "teacher temperature after warm-up", float)
-    tau_t_warmup: float|None = _f(None, "teacher temperature at step 0 (reference: constant 0.04; DINO warms 0.04 -> 0.07)", float)
-    tau_t_warmup_frac: float|None = _f(None, "share of the steps over which the teacher temperature warms up", float)
-    freeze_last_layer_frac: float|None = _f(None, "share of the first steps in which the dino head's last layer is frozen (DINO)", float)
-    center_momentum: float = _f(0.9, "EMA momentum of the teacher-output centre")
-    teacher_momentum: float = _f(0.996, "teacher EMA momentum at step 0 (cosine to 1.0 at the end)")
+    objective: str = setting("both", "both (MLM + distillation) | mlm | distill")
+    w_mlm: float|None = setting(None, "weight of the MLM loss (lambda_2)")
+    w_distill: float|None = setting(None, "weight of the distillation loss (lambda_1)")
+    mlm_kind: str|None = setting(None, "MLM loss: ce (softmax over A C G T) | bce (reference, per-channel over 5)")
+    tau_s: float = setting(0.1, "student temperature")
+    tau_t: float|None = setting(None, "teacher temperature after warm-up")
+    tau_t_warmup: float|None = setting(None, "teacher temperature at step 0 (reference: constant 0.04; DINO warms 0.04 -> 0.07)")
+    tau_t_warmup_frac: float|None = setting(None, "share of the steps over which the teacher temperature warms up")
+    freeze_last_layer_frac: float|None = setting(None, "share of the first steps in which the dino head's last layer is frozen (DINO)")
+    center_momentum: float = setting(0.9, "EMA momentum of the teacher-output centre")
+    teacher_momentum: float = setting(0.996, "teacher EMA momentum at step 0 (cosine to 1.0 at the end)")
     # optimisation
-    steps: int = _f(1000, "optimiser steps of the whole run (the schedules span them)")
-    batch_size: int = _f(64, "global batch: windows per optimiser step, over all processes and accumulation")
-    grad_accum: int = _f(1, "micro-batches per optimiser step (per process)")
-    lr: float = _f(3e-4, "peak learning rate (AdamW)")
-    min_lr: float = _f(0.0, "learning rate at the end of the cosine decay")
-    warmup_frac: float = _f(0.3, "share of the steps spent in linear LR warm-up")
-    weight_decay: float = _f(3e-4, "AdamW weight decay (matrices only; biases and norms are not decayed)")
-    clip_grad: float = _f(0.5, "gradient-norm clipping threshold; 0: off")
-    precision: str = _f("auto", "auto (bf16 on CUDA and AMX/AVX512-BF16 CPUs, else fp32) | bf16 | fp16 (CUDA, GradScaler) | fp32")
-    device: str = _f("auto", "auto (CUDA if available, else CPU) | cpu | cuda | cuda:N")
-    threads: int = _f(0, "CPU threads per process (torch.set_num_threads); 0: torch's default")
-    num_workers: int = _f(0, "DataLoader workers fetching windows (0: fetch in the training process)")
+    steps: int = setting(1000, "optimiser steps of the whole run (the schedules span them)")
+    batch_size: int = setting(64, "global batch: windows per optimiser step, over all processes and accumulation")
+    grad_accum: int = setting(1, "micro-batches per optimiser step (per process)")
+    lr: float = setting(3e-4, "peak learning rate (AdamW)")
+    min_lr: float = setting(0.0, "learning rate at the end of the cosine decay")
+    warmup_frac: float = setting(0.3, "share of the steps spent in linear LR warm-up")
+    weight_decay: float = setting(3e-4, "AdamW weight decay (matrices only; biases and norms are not decayed)")
+    clip_grad: float = setting(0.5, "gradient-norm clipping threshold; 0: off")
+    precision: str = setting("auto", "auto (bf16 on CUDA and AMX/AVX512-BF16 CPUs, else fp32) | bf16 | fp16 (CUDA, GradScaler) | fp32")
+    device: str = setting("auto", "auto (CUDA if available, else CPU) | cpu | cuda | cuda:N")
+    threads: int = setting(0, "CPU threads per process (torch.set_num_threads); 0: torch's default")
+    num_workers: int = setting(0, "DataLoader workers fetching windows (0: fetch in the training process)")
     # run
-    out: str = _f("runs/pretrain", "run folder: config, metrics, checkpoints, teacher, plots")
-    seed: int = _f(0, "seed of the model, the windows and the views (offset by rank)")
-    log_every: int = _f(10, "log training metrics (and the per-term gradient norms) every N steps")
-    eval_every: int = _f(100, "validate every N steps (and at the end)")
-    eval_batches: int = _f(8, "validation batches (a fixed set of held-out windows)")
-    ckpt_every: int = _f(100, "write a resumable checkpoint every N steps (and at the end)")
-    resume: bool = _f(False, "continue the run in `out` from its last checkpoint")
-    stop_after: int = _f(0, "end this invocation after this many steps in all (0: run to `steps`); resume later")
+    out: str = setting("runs/pretrain", "run folder: config, metrics, checkpoints, teacher, plots")
+    seed: int = setting(0, "seed of the model, the windows and the views (offset by rank)")
+    log_every: int = setting(10, "log training metrics (and the per-term gradient norms) every N steps")
+    eval_every: int = setting(100, "validate every N steps (and at the end)")
+    eval_batches: int = setting(8, "validation batches (a fixed set of held-out windows)")
+    ckpt_every: int = setting(100, "write a resumable checkpoint every N steps (and at the end)")
+    resume: bool = setting(False, "continue the run in `out` from its last checkpoint")
+    stop_after: int = setting(0, "end this invocation after this many steps in all (0: run to `steps`); resume later")
 
-    def __post_init__(self):
+    def resolve(self):
+        "The recipe fills every field left at None."
         if self.recipe not in RECIPES: raise ConfigError(f"recipe={self.recipe!r}: use {' or '.join(RECIPES)}")
-        for k, v in RECIPES[self.recipe].items():                          # the recipe fills what was not given
+        for k, v in RECIPES[self.recipe].items():
             if getattr(self, k) is None: setattr(self, k, v)
-        rules = [(self.objective in ("both", "mlm", "distill"), f"objective={self.objective!r}: use both, mlm or distill"),
-                 (self.precision in ("auto", "bf16", "fp16", "fp32"), f"precision={self.precision!r}: use auto, bf16, fp16 or fp32"),
-                 (self.mlm_kind in ("bce", "ce"), f"mlm_kind={self.mlm_kind!r}: use ce or bce"),
-                 (self.head in ("", "shared", "dino"), f"head={self.head!r}: use shared or dino"),
-                 (self.steps > 0 and self.batch_size > 0 and self.grad_accum > 0, "steps, batch_size and grad_accum must be > 0"),
-                 (0 <= self.warmup_frac < 1, f"warmup_frac={self.warmup_frac} must be in [0, 1)"),
-                 (0 <= self.tau_t_warmup_frac < 1, f"tau_t_warmup_frac={self.tau_t_warmup_frac} must be in [0, 1)"),
-                 (0 <= self.freeze_last_layer_frac < 1, f"freeze_last_layer_frac={self.freeze_last_layer_frac} must be in [0, 1)"),
-                 (self.tau_t > 0 and self.tau_t_warmup > 0 and self.tau_s > 0, "tau_s, tau_t and tau_t_warmup must be > 0"),
-                 (0 < self.mask_ratio < 1, f"mask_ratio={self.mask_ratio} must be in (0, 1): MLM needs masked targets"),
-                 (self.eval_batches >= 1, f"eval_batches={self.eval_batches} must be >= 1"),
-                 (self.log_every > 0 and self.eval_every > 0 and self.ckpt_every > 0, "log_every, eval_every and ckpt_every must be > 0")]
-        for ok, rule in rules:
-            if not ok: raise ConfigError(rule)
 
-    def to_json(self) -> str: return json.dumps(asdict(self), indent=2)
-
-    @classmethod
-    def from_dict(cls, d:dict) -> "PretrainConfig":
-        "Build from a dict, refusing unknown names (with the list of valid ones)."
-        unknown = sorted(set(d) - {f.name for f in fields(cls)})
-        if unknown: raise ConfigError(f"unknown pretraining setting(s) {unknown}; valid: {[f.name for f in fields(cls)]}")
-        return cls(**d)
+    def rules(self) -> list[tuple[bool, str]]:
+        return [(self.objective in ("both", "mlm", "distill"), f"objective={self.objective!r}: use both, mlm or distill"),
+                (self.precision in ("auto", "bf16", "fp16", "fp32"), f"precision={self.precision!r}: use auto, bf16, fp16 or fp32"),
+                device_rule(self.device),
+                (self.mlm_kind in ("bce", "ce"), f"mlm_kind={self.mlm_kind!r}: use ce or bce"),
+                (self.head in ("", "shared", "dino"), f"head={self.head!r}: use shared or dino"),
+                (self.steps > 0 and self.batch_size > 0 and self.grad_accum > 0, "steps, batch_size and grad_accum must be > 0"),
+                (0 <= self.warmup_frac < 1, f"warmup_frac={self.warmup_frac} must be in [0, 1)"),
+                (0 <= self.tau_t_warmup_frac < 1, f"tau_t_warmup_frac={self.tau_t_warmup_frac} must be in [0, 1)"),
+                (0 <= self.freeze_last_layer_frac < 1, f"freeze_last_layer_frac={self.freeze_last_layer_frac} must be in [0, 1)"),
+                (self.tau_t > 0 and self.tau_t_warmup > 0 and self.tau_s > 0, "tau_s, tau_t and tau_t_warmup must be > 0"),
+                (0 < self.mask_ratio < 1, f"mask_ratio={self.mask_ratio} must be in (0, 1): MLM needs masked targets"),
+                (0 <= self.val_fraction < 1, f"val_fraction={self.val_fraction} must be in [0, 1)"),
+                (0 <= self.max_n_frac <= 1 and 0 <= self.rc_prob <= 1, "max_n_frac and rc_prob must be in [0, 1]"),
+                (self.lr > 0 and self.min_lr >= 0 and self.weight_decay >= 0 and self.clip_grad >= 0,
+                 "lr must be > 0; min_lr, weight_decay and clip_grad >= 0"),
+                (0 <= self.teacher_momentum <= 1 and 0 <= self.center_momentum <= 1, "teacher_momentum and center_momentum must be in [0, 1]"),
+                (self.eval_batches >= 1, f"eval_batches={self.eval_batches} must be >= 1"),
+                (self.window >= 0 and self.threads >= 0 and self.num_workers >= 0 and self.stop_after >= 0,
+                 "window, threads, num_workers and stop_after must be >= 0"),
+                (self.log_every > 0 and self.eval_every > 0 and self.ckpt_every > 0, "log_every, eval_every and ckpt_every must be > 0")]
 
 # %% ../nbs/06_trainer.ipynb #4e29d93e
 def config_parser() -> argparse.ArgumentParser:
@@ -162,17 +157,17 @@ def config_parser() -> argparse.ArgumentParser:
                     "`findna-pretrain --fasta hg38.fa`; several: `torchrun --nproc_per_node 8 -m findna.trainer ...`.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--config", help="JSON file of settings to start from (e.g. a run's config.json)")
-    for f in fields(PretrainConfig):
+    kinds = field_types(PretrainConfig)
+    for f in fields(PretrainConfig):                                    # strings: PretrainConfig converts and checks them
         flag, helptext = "--" + f.name.replace("_", "-"), f.metadata["help"] + f" (default: {f.default!r})"
-        if f.metadata["type"] is bool: p.add_argument(flag, action=argparse.BooleanOptionalAction, help=helptext)
-        else: p.add_argument(flag, type=f.metadata["type"], help=helptext)
+        if kinds[f.name] is bool: p.add_argument(flag, action=argparse.BooleanOptionalAction, help=helptext)
+        else: p.add_argument(flag, metavar=kinds[f.name].__name__.upper(), help=helptext)
     return p
 
 def parse_args(argv:list[str]|None=None) -> tuple[PretrainConfig, set[str]]:
     "Parse `argv` into a config, and the set of fields given explicitly."
     args = vars(config_parser().parse_args(argv))
-    base = json.loads(Path(args.pop("config")).read_text()) if "config" in args else {}
-    base = {k: v for k, v in base.items() if k in {f.name for f in fields(PretrainConfig)}}
+    base = PretrainConfig.from_json(args.pop("config")).to_dict() if "config" in args else {}
     return PretrainConfig.from_dict({**base, **args}), set(args)
 
 # %% ../nbs/06_trainer.ipynb #54604664
@@ -187,9 +182,9 @@ class Dist:
 
 def setup_distributed(device:str="auto") -> Dist:
     "Initialise DDP when launched by torchrun (NCCL on GPU, gloo on CPU); otherwise a single process."
-    cuda = torch.cuda.is_available() and device in ("auto", "cuda") or device.startswith("cuda:")
-    if "RANK" not in os.environ:
-        return Dist(device=torch.device(device if device not in ("auto",) else ("cuda" if cuda else "cpu")))
+    dev = resolve_device(device)                                          # a clear error if CUDA is absent
+    cuda = dev.type == "cuda"
+    if "RANK" not in os.environ: return Dist(device=dev)
     rank, world, local = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0))
     if cuda: torch.cuda.set_device(local)
     if not is_distributed(): dist.init_process_group("nccl" if cuda else "gloo")
@@ -221,11 +216,22 @@ def data_split(genome:Genome, cfg:PretrainConfig) -> tuple[dict, dict, str]:
         how += f"; training windows inside {len(bed)} BED intervals"
     return train, valid, how
 
-def data_fingerprint(genome:Genome) -> dict:
-    "What the run read: the FASTA's path and size, and the sha256 of its .fai index."
-    fai = Path(genome.fasta.faidx.indexname)
+def data_fingerprint(genome:Genome, blocks:int=16, size:int=4096) -> dict:
+    "What the run read: the FASTA's path and size, the sha256 of its .fai index, and a sha256 of `blocks` evenly spaced blocks of every contig's bases."
+    fai, h = Path(genome.fasta.faidx.indexname), hashlib.sha256()
+    for chrom, n in genome.lengths.items():
+        for start in np.linspace(0, max(0, n - size), blocks, dtype=np.int64): h.update(genome.fetch(chrom, int(start), min(n, int(start) + size)).upper().encode())
     return dict(fasta=str(genome.source.resolve()), bytes=genome.source.stat().st_size,
-                fai_sha256=hashlib.sha256(fai.read_bytes()).hexdigest(), contigs=genome.lengths)
+                fai_sha256=hashlib.sha256(fai.read_bytes()).hexdigest(), contigs=genome.lengths,
+                content_sha256=h.hexdigest(), content_blocks=f"{blocks} x {size} nt per contig")
+
+def check_same_data(saved:dict, now:dict):
+    "Raise unless the genome `now` is the one a run was started on (contigs and sampled content; the path may move)."
+    keys = ["contigs"] + (["content_sha256"] if "content_sha256" in saved else ["fai_sha256"])
+    diff = [k for k in keys if saved.get(k) != now.get(k)]
+    if diff: raise ConfigError(
+        f"--resume: the genome {now['fasta']} is not the one this run was started on ({saved.get('fasta')}): its "
+        f"{' and '.join(diff)} differ. Resume with the original FASTA, or start a new run (--out)")
 
 # %% ../nbs/06_trainer.ipynb #70ec1794
 def seeded_generator(device:torch.device, *key:int) -> torch.Generator:
@@ -417,33 +423,31 @@ def save_checkpoint(s:TrainState, next_step:int, run_dir:Path) -> Path:
     link = ckpt_root / ".last.tmp"
     if link.is_symlink() or link.exists(): link.unlink()
     link.symlink_to(final.name)
-    previous = (ckpt_root / "last").resolve() if (ckpt_root / "last").is_symlink() else None
     os.replace(link, ckpt_root / "last")                                          # the atomic switch
-    if previous is not None and previous != final.resolve() and previous.exists(): shutil.rmtree(previous)
+    for old in sorted(ckpt_root.glob("step-*"))[:-2]: shutil.rmtree(old)          # keep this one and the one before
     return final
 
 def load_checkpoint(run_dir:Path, map_location="cpu") -> dict:
-    "The state dict of the run's last complete checkpoint."
-    path = Path(run_dir) / "checkpoints" / "last" / "state.pt"
-    if not path.exists(): raise FileNotFoundError(f"no checkpoint in {Path(run_dir) / 'checkpoints'}; "
-                                                  "start the run without --resume")
-    return torch.load(path, map_location=map_location, weights_only=False)
+    "The state dict of the run's last readable checkpoint: `checkpoints/last`, else the one before it (saying so)."
+    root = Path(run_dir) / "checkpoints"
+    last = (root / "last").resolve() if (root / "last").exists() else None
+    candidates = ([last] if last else []) + [p for p in sorted(root.glob("step-*"), reverse=True) if p != last]
+    if not candidates: raise FileNotFoundError(f"no checkpoint in {root}; start the run without --resume")
+    errors = []
+    for c in candidates:
+        try: state = torch.load(c / "state.pt", map_location=map_location, weights_only=False)
+        except Exception as e: errors.append(f"{c / 'state.pt'}: {type(e).__name__}: {str(e)[:120]}"); continue
+        if errors: print(f"WARNING: checkpoint {errors[-1]} could not be read; resuming from {c / 'state.pt'} "
+                         f"(step {state['step']}) instead", file=sys.stderr)
+        return state
+    raise RunFolderError("no readable checkpoint in " + str(root) + ": " + "; ".join(errors) + ". Start a new run (--out)")
 
 # %% ../nbs/06_trainer.ipynb #4c390ade
-def append_metrics(run_dir:Path, record:dict):
-    "Append one JSON line to `run_dir/metrics.jsonl`."
-    with open(Path(run_dir) / "metrics.jsonl", "a") as f: f.write(json.dumps(record) + "\n")
-
-def read_metrics(run_dir:Path) -> pd.DataFrame:
-    "All logged records of a run as a DataFrame (one row per log line)."
-    path = Path(run_dir) / "metrics.jsonl"
-    return pd.read_json(path, lines=True) if path.exists() and path.stat().st_size else pd.DataFrame()
-
 def _truncate_metrics(run_dir:Path, step:int):
     "Drop records after `step` (written by an interrupted run after its last checkpoint); keep the rest verbatim."
     path = Path(run_dir) / "metrics.jsonl"
     if not path.exists(): return
-    keep = [line for line in path.read_text().splitlines(keepends=True) if json.loads(line)["step"] <= step]
+    keep = [json.dumps(r) + "\n" for r in read_jsonl(path) if r["step"] <= step]     # a torn last line: dropped, with a note
     tmp = path.with_name(".metrics.tmp")
     tmp.write_text("".join(keep))
     os.replace(tmp, path)
@@ -536,11 +540,10 @@ def pretrain(cfg:PretrainConfig, given:set[str]=frozenset()) -> Path:
     "Run (or resume) a pretraining run; returns its run folder."
     d = setup_distributed(cfg.device)
     run_dir = Path(cfg.out)
+    if d.is_main: claim_run(run_dir, "pretrain", resume=cfg.resume, adopt=cfg.resume and (run_dir / "checkpoints").is_dir())
     if cfg.resume:
         state = load_checkpoint(run_dir)
         cfg = resume_config(state["config"], cfg, given)
-    elif (run_dir / "checkpoints" / "last").exists(): raise ConfigError(
-        f"{run_dir} already holds a run (checkpoints/last); continue it with --resume, or choose another --out")
     if cfg.threads: torch.set_num_threads(cfg.threads)
     if cfg.batch_size % (d.world_size * cfg.grad_accum): raise ConfigError(
         f"batch_size={cfg.batch_size} must divide by world_size x grad_accum = {d.world_size} x {cfg.grad_accum}")
@@ -559,7 +562,8 @@ def pretrain(cfg:PretrainConfig, given:set[str]=frozenset()) -> Path:
         meta = dict(findna_version=findna.__version__, world_size=d.world_size, split=split, window=window,
                     precision=resolve_precision(cfg.precision, d.device),
                     model=asdict(s.ema.teacher.config), data=data_fingerprint(genome))
-        (run_dir / "config.json").write_text(json.dumps({**asdict(cfg), "resolved": meta}, indent=2))
+        if cfg.resume: check_same_data(json.loads((run_dir / "config.json").read_text())["resolved"]["data"], meta["data"])
+        write_json(run_dir / "config.json", {**asdict(cfg), "resolved": meta})
         if cfg.resume: _truncate_metrics(run_dir, start)
         print(f"findna {findna.__version__}: {cfg.steps} steps of {cfg.batch_size} x {window} nt on {d.world_size} "
               f"process(es), {d.device}, {resolve_precision(cfg.precision, d.device)}, {split}; {sum(p.numel() for p in s.ema.teacher.parameters()):,} parameters")
@@ -584,13 +588,13 @@ def pretrain(cfg:PretrainConfig, given:set[str]=frozenset()) -> Path:
             rec.update(step=done, split="train", lr=float(s.lr[step]), momentum=float(s.momentum[step]),
                        tau_t=float(s.tau_t[step]), s_per_step=round(dt, 4), tokens_per_s=round(cfg.batch_size * window / dt, 1))
             seconds, n_timed = 0.0, 0
-            if d.is_main: append_metrics(run_dir, rec); bar.set_postfix(loss=rec["loss"], mlm_acc=rec["mlm_acc"], tok_s=rec["tokens_per_s"])
+            if d.is_main: append_jsonl(run_dir / "metrics.jsonl", rec); bar.set_postfix(loss=rec["loss"], mlm_acc=rec["mlm_acc"], tok_s=rec["tokens_per_s"])
         if done % cfg.eval_every == 0 or done == cfg.steps:
             val = evaluate(s, val_windows)
             verdict = collapse_verdict(val, s.ema.teacher.config.out_dim) if cfg.objective != "mlm" and done > s.warmup_steps else None
             if verdict: val["warning"] = (f"teacher {verdict} after warm-up: {val['effective_prototypes']:.1f} effective prototypes of "
                                           f"{s.ema.teacher.config.out_dim}, per-sample entropy {val['teacher_entropy']:.2f} nats")
-            if d.is_main: append_metrics(run_dir, dict(val, step=done, split="val")); bar.write(
+            if d.is_main: append_jsonl(run_dir / "metrics.jsonl", dict(val, step=done, split="val")); bar.write(
                 f"step {done}: val masked acc student {val['mlm_acc']:.3f} teacher {val['teacher_mlm_acc']:.3f} "
                 f"(majority base {val['majority_rate']:.3f}); distill {val['distill']:.3f}; teacher: "
                 f"{val['effective_prototypes']:.1f} effective prototypes, entropy {val['teacher_entropy']:.3f}"
@@ -601,6 +605,7 @@ def pretrain(cfg:PretrainConfig, given:set[str]=frozenset()) -> Path:
             recipe=cfg.recipe, objective=cfg.objective, steps=cfg.steps, tokens_seen=cfg.steps * cfg.batch_size * window,
             genome=str(genome.source.name), genome_contigs=len(genome.lengths), heldout=split, seed=cfg.seed))
         write_plots(run_dir)
+        if end == cfg.steps: finish_run(run_dir)
     if is_distributed(): dist.barrier(); dist.destroy_process_group()
     return run_dir
 
