@@ -4,13 +4,16 @@
 
 # %% ../nbs/00_alphabet.ipynb #cb8061b9
 from __future__ import annotations
+import gzip
+from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
+from .config import UserError
 
 # %% auto #0
 __all__ = ['ALPHABET', 'N_INDEX', 'PAD_INDEX', 'MASK_CHAR', 'PAIR', 'COMPLEMENT', 'IUPAC_AMBIGUOUS', 'AlphabetError', 'encode',
-           'encode_batch', 'one_hot', 'decode', 'reverse_complement']
+           'encode_batch', 'one_hot', 'decode', 'reverse_complement', 'open_gz', 'read_fasta', 'explain_fasta']
 
 # %% ../nbs/00_alphabet.ipynb #895c27aa
 ALPHABET = "ACGTN"                                # channel order: bases 0..3, then N
@@ -32,7 +35,7 @@ def _lookup_table() -> np.ndarray:
 
 _LUT = _lookup_table()
 
-class AlphabetError(ValueError):
+class AlphabetError(UserError):
     "A sequence holds a character outside the DNA alphabet."
 
 # %% ../nbs/00_alphabet.ipynb #e730f1c1
@@ -146,3 +149,34 @@ def reverse_complement(x:str|np.ndarray|Tensor, # a string, int indices (..., L)
     if floating: return flipped[..., COMPLEMENT]                 # one-hot: permute the channels
     if is_torch: return torch.as_tensor(_INDEX_COMPLEMENT, device=x.device)[flipped.long()].to(x.dtype)
     return _INDEX_COMPLEMENT[flipped.astype(np.int64)].astype(np.asarray(x).dtype)
+
+# %% ../nbs/00_alphabet.ipynb #833e92ab
+def open_gz(path:str|Path, mode:str="rb"):
+    "Open `path`, through gzip when its name ends in .gz."
+    path = Path(path)
+    return gzip.open(path, mode) if path.name.endswith(".gz") else open(path, mode)
+
+def read_fasta(path:str|Path, error:type=AlphabetError) -> tuple[list, list, list]:
+    "Names, sequences (bytes) and 1-based header lines of the records in `path` (plain or gzipped FASTA); `error` is raised on a file that is not FASTA."
+    with open_gz(path) as f: data = f.read().replace(b"\r", b"")
+    first = 1
+    if not data.startswith(b">"):
+        head, sep, rest = data.partition(b"\n>")
+        if head.strip(): raise error(f"{path} line 1: expected a FASTA header '>name', found {head[:40]!r}")
+        first, data = head.count(b"\n") + 2, (b">" + rest if sep else b"")
+    names, seqs, lines, line = [], [], [], first
+    for rec in (data[1:].split(b"\n>") if data else []):
+        header, _, body = rec.partition(b"\n")
+        names.append(header.decode(errors="replace").split(maxsplit=1)[0] if header.strip() else "")
+        seqs.append(body.replace(b"\n", b""))
+        lines.append(line)
+        line += rec.count(b"\n") + 1
+    return names, seqs, lines
+
+def explain_fasta(path:str|Path, header_line:int):
+    "Re-read the record whose header is on `header_line`, line by line, to raise on the exact bad line."
+    with open_gz(path, "rt") as f:
+        for n, text in enumerate(f, 1):
+            if n <= header_line: continue
+            if text.startswith(">"): return
+            encode(text.rstrip("\r\n"), where=f"{path} line {n}")

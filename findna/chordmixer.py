@@ -11,12 +11,13 @@ from torch.autograd.function import once_differentiable
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+from .config import UserError
 
 # %% auto #0
 __all__ = ['ChordMixerError', 'group_shifts', 'rotation_index', 'rotate', 'mixes_all_positions', 'ChordMixerLayer', 'ChordMixer']
 
 # %% ../nbs/03_chordmixer.ipynb #709f00c9
-class ChordMixerError(ValueError):
+class ChordMixerError(UserError):
     "An invalid ChordMixer configuration or input."
 
 def group_shifts(embed_dim:int,  # E, channels of the hidden state

@@ -4,7 +4,8 @@
 
 # %% ../nbs/00a_config.ipynb #c0f1a001
 from __future__ import annotations
-import dataclasses, difflib, json, re, types, typing
+import argparse, dataclasses, difflib, json, re, sys, types, typing
+from contextlib import contextmanager
 from dataclasses import asdict, field, fields
 from functools import cache
 from pathlib import Path
@@ -12,11 +13,14 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['DEVICES', 'ConfigError', 'setting', 'convert', 'Config', 'field_types', 'split_commas', 'device_rule',
-           'resolve_device']
+__all__ = ['DEVICES', 'UserError', 'ConfigError', 'setting', 'convert', 'Config', 'field_types', 'split_commas', 'device_rule',
+           'resolve_device', 'expected_error', 'cli_errors', 'cli_parser', 'parse_cli']
 
 # %% ../nbs/00a_config.ipynb #c0f1a002
-class ConfigError(ValueError):
+class UserError(ValueError):
+    "Base of findna's own errors: something the user gave (a setting, a file, a sequence) is wrong, and the message says how to fix it."
+
+class ConfigError(UserError):
     "A setting that cannot work: names the parameter, the value given and what is accepted."
 
 def setting(default, help:str="") -> dataclasses.Field:
@@ -155,3 +159,38 @@ def resolve_device(name:str="auto") -> torch.device:
             f"device={name!r}, but only {torch.cuda.device_count()} CUDA device(s) are visible (cuda:0 ... "
             f"cuda:{torch.cuda.device_count() - 1})")
     return torch.device(name)
+
+# %% ../nbs/00a_config.ipynb #c0f1a007
+def expected_error(e:BaseException) -> bool:
+    "Whether `e` is one a user can act on from its message alone: findna's own errors and bad files (not a bug)."
+    return isinstance(e, (UserError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError))
+
+@contextmanager
+def cli_errors(prog:str, debug:bool=False):
+    "In a command line: print an expected error as one line (`prog: error: ...`) and exit 2; `debug` keeps the traceback."
+    try: yield
+    except Exception as e:
+        if debug or not expected_error(e): raise
+        print(f"{prog}: error: {e}\n({prog} --debug shows the traceback)", file=sys.stderr)
+        raise SystemExit(2) from None
+
+# %% ../nbs/00a_config.ipynb #c0f1a008
+def cli_parser(cls, prog:str, description:str) -> argparse.ArgumentParser:
+    "A command line with one flag per field of the config dataclass `cls` (`batch_size` → `--batch-size`), `--config FILE` and `--debug`."
+    p = argparse.ArgumentParser(prog=prog, description=description, argument_default=argparse.SUPPRESS,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--config", help="JSON file of settings to start from (e.g. a run's config.json); flags override it")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    kinds = field_types(cls)
+    for f in fields(cls):                                          # values stay strings: `cls` converts and checks them
+        flag, helptext = "--" + f.name.replace("_", "-"), f.metadata.get("help", "") + f" (default: {f.default!r})"
+        if kinds[f.name] is bool: p.add_argument(flag, action=argparse.BooleanOptionalAction, help=helptext)
+        else: p.add_argument(flag, metavar=getattr(kinds[f.name], "__name__", "VALUE").upper(), help=helptext)
+    return p
+
+def parse_cli(cls, parser:argparse.ArgumentParser, argv:list[str]|None=None) -> tuple:
+    "The config `argv` describes (over `--config FILE`, if given), and the set of fields given on the command line."
+    args = vars(parser.parse_args(argv))
+    args.pop("debug", None)
+    base = cls.from_json(args.pop("config")).to_dict() if "config" in args else {}
+    return cls.from_dict({**base, **args}), set(args)

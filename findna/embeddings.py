@@ -4,7 +4,7 @@
 
 # %% ../nbs/07b_embeddings.ipynb #4b286324
 from __future__ import annotations
-import json, warnings
+import json, os, sys, warnings
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 import numpy as np
@@ -18,7 +18,8 @@ from sklearn.model_selection import KFold
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 from . import __version__
-from .config import Config, device_rule, resolve_device, split_commas
+from .config import UserError, Config, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting, split_commas
+from .alphabet import read_fasta
 from .genome import DEFAULT_VAL_CHROMS, Genome, WindowSampler, demo_genome_path, split_chroms, split_regions
 from .model import FinDNA, FinDNAConfig, embed, pretrained_path
 from .tasks import METRICS, TaskData, get_task, load, stratified_subsample, task_availability
@@ -28,10 +29,10 @@ __all__ = ['MODEL_NAMES', 'RANDOM_SEED_OFFSET', 'POOLINGS', 'SPLITS', 'PROBE_CS'
            'TaskFeatures', 'task_features', 'load_task_data', 'score', 'knn_probe', 'linear_probe', 'probe',
            'probe_table', 'compare_to_random', 'umap_2d', 'plot_umap_panels', 'window_properties', 'heldout_intervals',
            'population_genome', 'default_window', 'population_windows', 'population_table', 'plot_population',
-           'write_reading', 'EmbeddingsConfig', 'write_report']
+           'write_reading', 'EmbeddingsConfig', 'write_report', 'EmbedConfig', 'embed_fasta', 'main']
 
 # %% ../nbs/07b_embeddings.ipynb #9fe7dae9
-class EmbeddingError(ValueError):
+class EmbeddingError(UserError):
     "A bad input to an embedding analysis (no sequences, a missing checkpoint, too few points); the message says how to fix it."
 
 # %% ../nbs/07b_embeddings.ipynb #635055c4
@@ -544,3 +545,54 @@ def write_report(out_dir:str|Path, probes:pd.DataFrame, comparisons:pd.DataFrame
     (out / "reading.md").write_text(reading)
     (out / "summary.json").write_text(json.dumps(dict(findna_version=__version__, **summary), indent=2, default=str) + "\n")
     return out / "probes.md"
+
+# %% ../nbs/07b_embeddings.ipynb #e1b3d001
+@dataclass
+class EmbedConfig(Config):
+    "Settings of `findna-embed`: the sequences of one FASTA in, one `.npy` of embeddings (rows in file order) out."
+    _owner, _error = "embed setting", EmbeddingError
+    fasta: str = setting("", "FASTA (plain or .gz) of the sequences to embed")
+    out: str = setting("", ".npy file to write, (N, E) float32 in FASTA order; the record names go to <out>.ids.txt")
+    model: str = setting("findna-small-chr20", "a shipped name (findna.model.PRETRAINED), a save_pretrained folder or a pretraining run folder (its teacher)")
+    pooling: str = setting("mean", "mean over real bases | cls over the CLS tokens")
+    batch_size: int = setting(64, "sequences per forward pass")
+    precision: str = setting("auto", "auto (bf16 where fast) | bf16 | fp32")
+    device: str = setting("auto", "auto | cpu | cuda | cuda:N")
+    threads: int = setting(0, "torch CPU threads; 0: torch's default")
+
+    def rules(self) -> list[tuple[bool, str]]:
+        return [(bool(self.fasta), "fasta is empty: name the FASTA to embed"),
+                (self.out.endswith(".npy"), f"out={self.out!r}: name a .npy file to write"),
+                (self.pooling in POOLINGS, f"pooling={self.pooling!r}: use {' or '.join(POOLINGS)}"),
+                (self.batch_size >= 1 and self.threads >= 0, "batch_size must be >= 1 and threads >= 0"),
+                (self.precision in ("auto", "bf16", "fp32"), f"precision={self.precision!r}: use auto, bf16 or fp32"),
+                device_rule(self.device)]
+
+def embed_fasta(cfg:EmbedConfig) -> Path:
+    "Embed every record of `cfg.fasta` with the teacher of `cfg.model`; write the array and the record names atomically."
+    out, ids = Path(cfg.out), Path(cfg.out[:-4] + ".ids.txt")
+    for p in (out, ids):
+        if p.exists(): raise EmbeddingError(f"{p} exists; findna-embed never overwrites a result: choose another --out or delete it")
+    if cfg.threads: torch.set_num_threads(cfg.threads)
+    names = read_fasta(cfg.fasta, EmbeddingError)[0] if Path(cfg.fasta).is_file() else None
+    if names is None: raise EmbeddingError(f"fasta={cfg.fasta!r}: no such file")
+    longest = max((len(s) for s in read_fasta(cfg.fasta, EmbeddingError)[1]), default=0)
+    models = load_models(cfg.model, fit_len=longest)
+    model = next(m for k, m in models.items() if k != "random")              # the teacher where there is one
+    x = embed(model.to(resolve_device(cfg.device)), cfg.fasta, batch_size=cfg.batch_size, pooling=cfg.pooling,
+              autocast={"auto": "auto", "bf16": "bf16", "fp32": None}[cfg.precision])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}.npy")
+    np.save(tmp, x); os.replace(tmp, out)
+    tmp = ids.with_name(f".{ids.name}.tmp-{os.getpid()}")
+    tmp.write_text("".join(f"{n}\n" for n in names)); os.replace(tmp, ids)
+    return out
+
+def main(argv:list[str]|None=None) -> None:
+    "Command-line entry point `findna-embed`: one flag per `EmbedConfig` field."
+    argv = sys.argv[1:] if argv is None else list(argv)
+    with cli_errors("findna-embed", debug="--debug" in argv):
+        cfg, _ = parse_cli(EmbedConfig, cli_parser(EmbedConfig, "findna-embed", "Embed the sequences of a FASTA with a "
+                           "pretrained FinDNA network (the shipped one by default) into a .npy array."), argv)
+        out = embed_fasta(cfg)
+    print(f"{out}: {np.load(out, mmap_mode='r').shape} float32 embeddings ({cfg.pooling} pooling); record names in {cfg.out[:-4]}.ids.txt")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_finetuning.ipynb #da835a19
 from __future__ import annotations
-import json, math, os, re, shutil, tempfile, time, warnings
+import json, math, os, re, shutil, sys, tempfile, time, warnings
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import NamedTuple
@@ -22,7 +22,7 @@ from sklearn.preprocessing import MaxAbsScaler, StandardScaler
 from tqdm.auto import tqdm
 from . import __version__
 from .alphabet import one_hot, reverse_complement
-from .config import Config, device_rule, resolve_device, split_commas
+from .config import UserError, Config, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting, split_commas
 from .runs import append_jsonl, claim_run, finish_run, read_jsonl, read_metrics, run_info, write_json
 from .distill import cosine_schedule
 from .model import resolve_precision as model_resolve_precision
@@ -35,10 +35,11 @@ __all__ = ['KMER_CS', 'HYPERPARAMETERS', 'GENERIC_SETTINGS', 'RESULTS_NAME', 'IN
            'kmer_counts', 'kmer_features', 'kmer_baseline', 'FinetuneConfig', 'resolve_hyperparameters', 'load_task',
            'resolve_pretrained', 'scratch_architecture', 'build_classifier', 'resolve_precision', 'predict',
            'plot_curves', 'plot_confusion', 'finetune', 'EvalConfig', 'GridPlan', 'plan_grid', 'kmer_cell',
-           'evaluate_grid', 'aggregate_results', 'compare', 'results_table', 'plot_results', 'verdicts', 'write_report']
+           'evaluate_grid', 'aggregate_results', 'compare', 'results_table', 'plot_results', 'verdicts', 'write_report',
+           'main']
 
 # %% ../nbs/08_finetuning.ipynb #73323058
-class FinetuneError(ValueError):
+class FinetuneError(UserError):
     "A fine-tuning setting, checkpoint or output folder is wrong; the message says where and how to fix it."
 
 # %% ../nbs/08_finetuning.ipynb #b0e6070f
@@ -139,37 +140,39 @@ _RUNTIME = ("out_dir", "device", "threads", "verbose")   # fields that do not ch
 class FinetuneConfig(Config):
     "Every setting of a fine-tuning run (the papermill parameters of `10_finetune`); JSON round trip via `asdict`."
     _owner, _error = "fine-tuning parameter", FinetuneError
-    task: str = "prom_core_all"     # registry name or alias (findna.tasks.TASKS)
-    data_dir: str = ""              # data root; "" = $FINDNA_DATA
-    pretrained: str = ""            # run folder | save_pretrained folder | saved classifier; "" = from scratch
-    init_from: str = "teacher"      # from a run folder: "teacher" (teacher/) or "student" (checkpoints/last)
-    mode: str = "full"              # "full" fine-tuning | "probe" (frozen embedding + backbone, head only)
-    layout: str = "pretrained"      # "pretrained": keep the network, set max_len | "task": the reference rebuild
-    preset: str = ""                # scratch only: ""/"reference" | "paper" | "small" | "tiny" | a checkpoint folder
-    pooling: str = "mean"           # "mean" over real bases | "cls" over CLS tokens
-    epochs: int|None = None         # None or 0: the task's reference setting
-    batch_size: int|None = None     # None or 0: reference
-    lr: float|None = None           # peak AdamW learning rate; None or 0: reference
-    weight_decay: float|None = None # None: reference
-    warmup_fraction: float|None = None # share of steps in linear warm-up; None: reference
-    mlp_dropout: float|None = None  # None: reference
-    layer_dropout: float|None = None # None: reference
-    max_train_samples: int|None = None # stratified seeded subsample of train; None or 0: all
-    max_val_samples: int|None = None # stratified seeded subsample of val (quick runs); None or 0: all. Test: always whole
-    train_split: str = "train"      # "train", or "dev" for tasks whose train split is absent (dev-trained)
-    val: str = "auto"               # "auto" (dev if present, else a slice of train) | "dev" | "train"; never test
-    val_fraction: float = 0.1       # share of the training pool held out when val comes from it
-    seed: int = 0                   # seeds splits, subsample, new layers, data order and dropout
-    precision: str = "auto"         # "auto" (bf16 autocast where fast: CUDA, CPUs with native bf16) | "bf16" | "fp32"
-    device: str = "auto"            # "auto" | "cpu" | "cuda"
-    threads: int = 0                # CPU threads (0: leave torch's setting)
-    rc_tta: bool = False            # average class probabilities of each sequence and its reverse complement
-    patience: int = 0               # stop after this many evaluations without a better val metric; 0 = never
-    eval_every: int = 0             # steps between validations; 0 = once per epoch (then patience is in epochs)
-    max_tokens: int = 32768         # positions per forward pass; larger batches accumulate gradients
-    out_dir: str = ""               # run folder; "" = a new temporary folder
-    protocol: str = ""              # a label the files can't tell, e.g. "re-split"; recorded in results
-    verbose: bool = True            # progress bar and one line per evaluation
+    task: str = setting("prom_core_all", "registry name or alias (findna.tasks.TASKS), or a folder of your own data (user_task)")
+    metric: str = setting("", "your own folder only: accuracy (default) | mcc | f1_macro")
+    n_classes: int = setting(0, "your own folder only; 0: from the data")
+    data_dir: str = setting("", 'data root; "" = $FINDNA_DATA')
+    pretrained: str = setting("", 'run folder | save_pretrained folder | saved classifier; "" = from scratch')
+    init_from: str = setting("teacher", 'from a run folder: "teacher" (teacher/) or "student" (checkpoints/last)')
+    mode: str = setting("full", '"full" fine-tuning | "probe" (frozen embedding + backbone, head only)')
+    layout: str = setting("pretrained", '"pretrained": keep the network, set max_len | "task": the reference rebuild')
+    preset: str = setting("", 'scratch only: ""/"reference" | "paper" | "small" | "tiny" | a checkpoint folder')
+    pooling: str = setting("mean", '"mean" over real bases | "cls" over CLS tokens')
+    epochs: int|None = setting(None, "None or 0: the task's reference setting")
+    batch_size: int|None = setting(None, "None or 0: reference")
+    lr: float|None = setting(None, "peak AdamW learning rate; None or 0: reference")
+    weight_decay: float|None = setting(None, "None: reference")
+    warmup_fraction: float|None = setting(None, "share of steps in linear warm-up; None: reference")
+    mlp_dropout: float|None = setting(None, "None: reference")
+    layer_dropout: float|None = setting(None, "None: reference")
+    max_train_samples: int|None = setting(None, "stratified seeded subsample of train; None or 0: all")
+    max_val_samples: int|None = setting(None, "stratified seeded subsample of val (quick runs); None or 0: all. Test: always whole")
+    train_split: str = setting("train", '"train", or "dev" for tasks whose train split is absent (dev-trained)')
+    val: str = setting("auto", '"auto" (dev if present, else a slice of train) | "dev" | "train"; never test')
+    val_fraction: float = setting(0.1, "share of the training pool held out when val comes from it")
+    seed: int = setting(0, "seeds splits, subsample, new layers, data order and dropout")
+    precision: str = setting("auto", '"auto" (bf16 autocast where fast: CUDA, CPUs with native bf16) | "bf16" | "fp32"')
+    device: str = setting("auto", "auto | cpu | cuda | cuda:N")
+    threads: int = setting(0, "CPU threads (0: leave torch's setting)")
+    rc_tta: bool = setting(False, "average class probabilities of each sequence and its reverse complement")
+    patience: int = setting(0, "stop after this many evaluations without a better val metric; 0 = never")
+    eval_every: int = setting(0, "steps between validations; 0 = once per epoch (then patience is in epochs)")
+    max_tokens: int = setting(32768, "positions per forward pass; larger batches accumulate gradients")
+    out_dir: str = setting("", 'run folder; "" = a new temporary folder')
+    protocol: str = setting("", 'a label the files cannot tell, e.g. "re-split"; recorded in results')
+    verbose: bool = setting(True, "progress bar and one line per evaluation")
 
     def resolve(self):
         for k in ("epochs", "batch_size", "lr", "max_train_samples", "max_val_samples"):
@@ -204,7 +207,7 @@ def resolve_hyperparameters(cfg:FinetuneConfig, spec) -> dict:
 # %% ../nbs/08_finetuning.ipynb #eba37aa0
 def load_task(cfg:FinetuneConfig) -> TaskData:
     "Load `cfg.task` with the run's split options (never validating on test)."
-    return load(cfg.task, cfg.data_dir or None, train_split=cfg.train_split, val=cfg.val, val_fraction=cfg.val_fraction,
+    return load(get_task(cfg.task, cfg.metric or None, cfg.n_classes or None), cfg.data_dir or None, train_split=cfg.train_split, val=cfg.val, val_fraction=cfg.val_fraction,
                 max_train_samples=cfg.max_train_samples, max_val_samples=cfg.max_val_samples or None, seed=cfg.seed,
                 protocol=cfg.protocol or None)
 
@@ -566,7 +569,8 @@ class EvalConfig(Config):
     "Settings of an evaluation grid (the papermill parameters of `11_evaluate`); JSON round trip via `asdict`."
     _owner, _error = "evaluation parameter", FinetuneError
     suite: str = "local"            # findna.tasks.suite name: findna20 | gue | gb | mtcdna | local
-    tasks: str = ""                 # comma list of tasks; overrides `suite`
+    tasks: str = ""                 # comma list of registry tasks and/or folders of your own data; overrides `suite`
+    metric: str = ""                # for the folders in `tasks`: accuracy (default) | mcc | f1_macro
     data_dir: str = ""              # data root; "" = $FINDNA_DATA
     seeds: str = "0,1,2"            # comma list of seeds
     inits: str = "pretrained,scratch" # comma list of: pretrained | probe | scratch
@@ -610,23 +614,25 @@ class GridPlan(NamedTuple):
 
 def plan_grid(ev:EvalConfig, out:Path) -> GridPlan:
     "The cells of the grid `ev` (one FinetuneConfig each, out_dir under `out`) and the tasks it cannot run."
-    names = [get_task(t).name for t in split_commas(ev.tasks)] or suite(ev.suite, ev.data_dir or None)
+    names = [t if get_task(t).benchmark == "user" else get_task(t).name for t in split_commas(ev.tasks)] or suite(ev.suite, ev.data_dir or None)
     cells, missing = [], []
-    for task in names:
-        spec, avail = get_task(task), task_availability(task, ev.data_dir or None)
+    for task in names:                                                     # a registry name, or a folder of your own data
+        user = get_task(task).benchmark == "user"
+        spec = get_task(task, ev.metric or None) if user else get_task(task)
+        avail = task_availability(spec, ev.data_dir or None)
         if avail.status == "missing" or (avail.status == "dev-only" and ev.dev_only == "skip"):
             missing.append(dict(task=task, benchmark=spec.benchmark, status=avail.status, reason=avail.reason)); continue
         for seed in (int(s) for s in split_commas(ev.seeds)):
             for init in split_commas(ev.inits):
                 scratch = init == "scratch"
                 cells.append((task, init, seed, FinetuneConfig(
-                    task=task, data_dir=ev.data_dir, pretrained="" if scratch else ev.pretrained, init_from=ev.init_from,
+                    task=task, metric=ev.metric if user else "", data_dir=ev.data_dir, pretrained="" if scratch else ev.pretrained, init_from=ev.init_from,
                     mode="probe" if init == "probe" else "full", layout=ev.layout,
                     preset=(ev.scratch_preset or ev.pretrained) if scratch else "", epochs=ev.epochs, batch_size=ev.batch_size,
                     lr=ev.lr, max_train_samples=ev.max_train_samples, max_val_samples=ev.max_val_samples, train_split="dev" if avail.status == "dev-only" else "train",
                     seed=seed, precision=ev.precision, device=ev.device, threads=ev.threads, rc_tta=ev.rc_tta,
                     patience=ev.patience, protocol=ev.gb_protocol if spec.benchmark == "GB" else "",
-                    out_dir=str(out / "cells" / task / init / f"seed{seed}"), verbose=ev.verbose)))
+                    out_dir=str(out / "cells" / spec.name / init / f"seed{seed}"), verbose=ev.verbose)))
     return GridPlan(cells, pd.DataFrame(missing, columns=["task", "benchmark", "status", "reason"]))
 
 # %% ../nbs/08_finetuning.ipynb #2080cc72
@@ -666,14 +672,14 @@ def evaluate_grid(ev:EvalConfig|dict|None=None, **kwargs) -> tuple[pd.DataFrame,
         write_json(out / "grid.json", dict(config=asdict(ev), findna_version=__version__))
     floors = {(t, s): c for t, _, s, c in plan.cells}                      # one floor per task and seed
     jobs = [(t, i, s, c, lambda c=c: finetune(c)) for t, i, s, c in plan.cells]
-    if ev.kmer: jobs += [(t, "kmer", s, c, lambda c=c, t=t, s=s: kmer_cell(c, out / "cells" / t / "kmer" / f"seed{s}"))
+    if ev.kmer: jobs += [(t, "kmer", s, c, lambda c=c, t=t, s=s: kmer_cell(c, out / "cells" / get_task(t).name / "kmer" / f"seed{s}"))
                          for (t, s), c in floors.items()]
     for task, init, seed, cfg, job in tqdm(jobs, disable=not ev.verbose, desc="grid", unit="cell"):
-        where = out / "cells" / task / init / f"seed{seed}"
+        where = out / "cells" / get_task(task).name / init / f"seed{seed}"
         try: rows.append(_row(job(), init, where))
         except (FinetuneError, TaskError, CheckpointError, FinDNAError) as e:
             if ev.on_error == "raise": raise
-            rows.append(dict(task=task, benchmark=get_task(task).benchmark, init=init, seed=seed, metric=get_task(task).metric,
+            rows.append(dict(task=get_task(task).name, benchmark=get_task(task).benchmark, init=init, seed=seed, metric=cfg.metric or get_task(task).metric,
                              status=f"failed: {type(e).__name__}: {e}", out_dir=str(where)))
     if not finished and all(r["status"] == "ok" for r in rows): finish_run(out)
     return pd.DataFrame(rows), plan.unavailable
@@ -794,3 +800,16 @@ def write_report(cells:pd.DataFrame, unavailable:pd.DataFrame, out_dir:str|Path,
     if len(ok):
         fig = plot_results(ok); fig.savefig(out / "results.png", dpi=110, bbox_inches="tight"); plt.close(fig)
     return out / "results.md"
+
+# %% ../nbs/08_finetuning.ipynb #f1c11a01
+def main(argv:list[str]|None=None) -> None:
+    "Command-line entry point `findna-finetune`: one flag per `FinetuneConfig` field; prints the test score and the run folder."
+    argv = sys.argv[1:] if argv is None else list(argv)
+    with cli_errors("findna-finetune", debug="--debug" in argv):
+        parser = cli_parser(FinetuneConfig, "findna-finetune", "Fine-tune (or probe) a FinDNA classifier on a registry task or a "
+                            "folder of your own labelled sequences; model selection on val, one look at test.")
+        cfg, _ = parse_cli(FinetuneConfig, parser, argv)
+        rec = finetune(cfg)
+    m = rec["metric"]
+    print(f"{rec['task']}: test {m} {rec['test'][m]:.4f} (val {rec['val'][m]:.4f}, best step {rec['best']['step']}, "
+          f"{rec['sizes']['train']} training sequences); run folder: {rec['config']['out_dir']}")

@@ -14,6 +14,7 @@ import pyfaidx
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 from .alphabet import N_INDEX, AlphabetError, encode, reverse_complement
+from .config import UserError
 
 # %% auto #0
 __all__ = ['DEFAULT_EXCLUDE', 'DEFAULT_VAL_CHROMS', 'GenomeError', 'GenomeWarning', 'writable', 'Genome', 'demo_genome_path',
@@ -23,7 +24,7 @@ __all__ = ['DEFAULT_EXCLUDE', 'DEFAULT_VAL_CHROMS', 'GenomeError', 'GenomeWarnin
 DEFAULT_EXCLUDE = (r"(_alt|_random|_fix|_hap\d*|_decoy|^chrUn|^Un_|^(chr)?(M|MT)$|^(chr)?EBV$"
                    r"|^GL\d|^KI\d|^JH\d|^hs37d5|^NC_007605)")   # non-primary contigs of hg19/hg38/GRCh37/38
 
-class GenomeError(ValueError):
+class GenomeError(UserError):
     "A genome file, contig or window request that cannot be served."
 
 class GenomeWarning(UserWarning):

@@ -18,8 +18,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from . import __version__
-from .alphabet import ALPHABET, encode_batch, one_hot
-from .config import Config, resolve_device
+from .alphabet import ALPHABET, AlphabetError, encode, encode_batch, explain_fasta, one_hot, read_fasta
+from .config import UserError, Config, resolve_device
 from .chordmixer import ChordMixer, group_shifts, mixes_all_positions
 
 # %% auto #0
@@ -30,10 +30,10 @@ __all__ = ['PRESETS', 'PRETRAINED', 'WEIGHTS_NAME', 'CONFIG_NAME', 'METADATA_NAM
            'autocast_context', 'embed']
 
 # %% ../nbs/04_model.ipynb #7fb4fb1c
-class FinDNAError(ValueError):
+class FinDNAError(UserError):
     "An invalid FinDNA configuration or model input."
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     "A checkpoint is missing, malformed, or does not fit the requested model."
 
 class FinDNAWarning(UserWarning):
@@ -505,28 +505,24 @@ def init_classifier(path:str|Path,            # a FinDNA checkpoint (save_pretra
     return model
 
 # %% ../nbs/04_model.ipynb #b0f2efeb
-def _read_fasta(path:Path) -> list[str]:
-    "Sequences of a FASTA file (plain or .gz), in file order."
-    seqs, cur, name = [], None, None
-    with (gzip.open(path, "rt") if path.suffix == ".gz" else open(path)) as f:
-        for n, line in enumerate(f, 1):
-            line = line.strip()
-            if line.startswith(">"):
-                if cur is not None: seqs.append("".join(cur))
-                cur, name = [], line[1:]
-            elif line:
-                if cur is None: raise FinDNAError(f"{path} line {n}: sequence before the first '>' header; is it FASTA?")
-                cur.append(line)
-    if cur is not None: seqs.append("".join(cur))
-    return seqs
-
-def _sequences(sequences) -> list:
+def _sequences(sequences) -> tuple[list, list]:
+    "The sequences to embed and, for each, where it comes from (the user's own index, or the FASTA record and line)."
     if isinstance(sequences, (str, Path)):
         p = Path(sequences)
         if not p.is_file(): raise FinDNAError(
             f"embed got a single string that is not a FASTA file ({str(sequences)[:40]!r}); pass a list of sequences or a path")
-        return _read_fasta(p)
-    return list(sequences)
+        names, seqs, lines = read_fasta(p, FinDNAError)
+        for i, (name, line, s) in enumerate(zip(names, lines, seqs)):
+            try: encode(s)
+            except AlphabetError:
+                try: explain_fasta(p, line)                           # raises on the exact line of the file
+                except AlphabetError as e: raise FinDNAError(f"{p} record #{i} {name!r}: {e}") from None
+        return seqs, [f"{p} record #{i} {n!r} (header on line {l})" for i, (n, l) in enumerate(zip(names, lines))]
+    seqs = list(sequences)
+    for i, s in enumerate(seqs):
+        if not isinstance(s, (str, bytes)): raise FinDNAError(
+            f"sequence #{i} (0-based, in the order given) is {type(s).__name__}, not a DNA string; drop or fix it")
+    return seqs, [f"sequence #{i} (0-based, in the order given)" for i in range(len(seqs))]
 
 def fast_cpu_bf16() -> bool:
     "Whether this CPU multiplies bf16 natively (AMX / AVX-512 BF16). Without it (e.g. AVX2-only CPUs) bf16 autocast is several times *slower* than fp32."
@@ -560,14 +556,17 @@ def embed(model:nn.Module,              # FinDNA or FinDNAClassifier (anything w
          )->np.ndarray|list|dict:       # (N, E) float32, or N arrays (L_i, E) for pooling="none"; {pooling: ...} for a tuple
     "Embed `sequences` with `model`: length-bucketed batches, padding-aware pooling, no gradient."
     net = getattr(model, "module", model)
-    seqs, c = _sequences(sequences), net.config
+    (seqs, where), c = _sequences(sequences), net.config
     pools = tuple(pooling) if isinstance(pooling, (tuple, list)) else (pooling,)   # several poolings: one forward pass
     if not pools or any(p not in ("mean", "cls", "none") for p in pools): raise FinDNAError(
         f"pooling must be 'mean', 'cls', 'none' or a tuple of them, got {pooling!r}")
+    for i, s in enumerate(seqs):                                  # every sequence checked in the user's order, errors name it
+        try: seqs[i] = encode(s)
+        except AlphabetError as e: raise FinDNAError(f"{where[i]}: {e}") from None
     lens = np.array([len(s) for s in seqs], dtype=np.int64)
     for bad, why in ((lens > c.max_len, f"longer than max_len={c.max_len}; split or truncate them, or raise the input "
                       "limit: from_pretrained(dir, max_len=...)"), (lens == 0, "empty")):
-        if bad.any(): raise FinDNAError(f"{int(bad.sum())} sequence(s) {why} (first: #{int(np.flatnonzero(bad)[0])}, "
+        if bad.any(): raise FinDNAError(f"{int(bad.sum())} sequence(s) {why} (first: {where[int(np.flatnonzero(bad)[0])]}, "
                                         f"length {lens[bad][0]})")
     device = torch.device(device) if device is not None else next(net.parameters()).device
     was_training, was_device = net.training, next(net.parameters()).device

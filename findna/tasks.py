@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 import numpy as np
 import pandas as pd
-from .alphabet import PAD_INDEX, AlphabetError, encode, decode
-from .config import Config
+from .alphabet import PAD_INDEX, AlphabetError, encode, decode, explain_fasta, open_gz, read_fasta
+from .config import UserError, Config
 
 # %% auto #0
 __all__ = ['METRICS', 'BENCHMARKS', 'LAYOUTS', 'GB_CONTEXT', 'GB_PROTOCOL', 'GUE_CONTEXT', 'GUE_PROTOCOL', 'MTCDNA_SPECIES',
@@ -21,7 +21,7 @@ __all__ = ['METRICS', 'BENCHMARKS', 'LAYOUTS', 'GB_CONTEXT', 'GB_PROTOCOL', 'GUE
            'write_synthetic_data', 'Availability', 'task_availability', 'availability']
 
 # %% ../nbs/07_tasks.ipynb #621f68fd
-class TaskError(ValueError):
+class TaskError(UserError):
     "A task name, data layout or loading option is wrong; the message says where and how to fix it."
 
 # %% ../nbs/07_tasks.ipynb #24b73f9e
@@ -199,11 +199,21 @@ def tasks_table(names:list|None=None, # task names (default: all of `TASKS`)
     return pd.DataFrame(rows).astype(ints).set_index("task")
 
 # %% ../nbs/07_tasks.ipynb #aed35629
-def get_task(task:str|TaskSpec, # a task name, an alias (e.g. 'tf/1'), or a spec (returned as is)
+def get_task(task:str|TaskSpec,   # a task name, an alias (e.g. 'tf/1'), a folder of your own data, or a spec (returned as is)
+             metric:str|None=None,   # your own folder only: 'accuracy' (default) | 'mcc' | 'f1_macro'
+             n_classes:int|None=None,# your own folder only (default: from the data)
             )->TaskSpec:
-    "Look up `task` in the registry."
+    "Look up `task` in the registry, or describe a folder of your own labelled sequences (`user_task`)."
     if isinstance(task, TaskSpec): return task
     name = ALIASES.get(task, task)
+    folder = name not in TASKS and ("/" in str(task) or Path(str(task)).expanduser().is_dir())
+    if (metric or n_classes) and not folder: raise TaskError(
+        f"metric / n_classes describe your own data folders; the registry task {task!r} has its own (drop them)")
+    if folder:
+        if not Path(str(task)).expanduser().is_dir(): raise TaskError(
+            f"task {task!r} looks like a path, but there is no such folder; pass a registry name or a folder with "
+            "{train,dev,test}.csv or {train,dev,test}/<class>.fa")
+        return user_task(task, n_classes=n_classes, metric=metric or "accuracy")
     if name in TASKS: return TASKS[name]
     folded = {k.lower(): v for k, v in {**{n: n for n in TASKS}, **ALIASES}.items()}
     if str(task).lower() in folded: return TASKS[folded[str(task).lower()]]
@@ -342,35 +352,6 @@ def _read_gb_split(folder:Path, rel:str) -> tuple[_Raw, list]:
     flat, lengths = _encode_rows(seqs, locate)
     return _Raw(flat, lengths, np.array(labels, np.int64), locate, {rel: dict(rows=len(files), sha256=h.hexdigest())}, rel), classes
 
-# %% ../nbs/07_tasks.ipynb #d5680caf
-def _open(path:Path, mode:str="rb"):
-    return gzip.open(path, mode) if path.name.endswith(".gz") else open(path, mode)
-
-def _read_fasta(path:Path) -> tuple[list, list, list]:
-    "Names, sequences (bytes) and 1-based header lines of the records in `path` (plain or gzipped FASTA)."
-    with _open(path) as f: data = f.read().replace(b"\r", b"")
-    first = 1
-    if not data.startswith(b">"):
-        head, sep, rest = data.partition(b"\n>")
-        if head.strip(): raise TaskError(f"{path} line 1: expected a FASTA header '>name', found {head[:40]!r}")
-        first, data = head.count(b"\n") + 2, (b">" + rest if sep else b"")
-    names, seqs, lines, line = [], [], [], first
-    for rec in (data[1:].split(b"\n>") if data else []):
-        header, _, body = rec.partition(b"\n")
-        names.append(header.decode(errors="replace").split(maxsplit=1)[0] if header.strip() else "")
-        seqs.append(body.replace(b"\n", b""))
-        lines.append(line)
-        line += rec.count(b"\n") + 1
-    return names, seqs, lines
-
-def _explain_fasta(path:Path, header_line:int):
-    "Re-read the record whose header is on `header_line`, line by line, to raise on the exact bad line."
-    with _open(path, "rt") as f:
-        for n, text in enumerate(f, 1):
-            if n <= header_line: continue
-            if text.startswith(">"): return
-            encode(text.rstrip("\r\n"), where=f"{path} line {n}")
-
 # %% ../nbs/07_tasks.ipynb #0a2af4f4
 _FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".fna.gz")
 
@@ -418,7 +399,7 @@ def _read_mtcdna(folder:Path, rel:str, width:int, seed:int) -> tuple[dict, list]
     seqs, labels, origin, files, dropped, total = [], [], [], {}, 0, 0
     for species, label in MTCDNA_SPECIES.items():
         path = paths[species]
-        _, records, lines = _read_fasta(path)
+        _, records, lines = read_fasta(path, TaskError)
         kept = [i for i, s in enumerate(records) if len(s) > MTCDNA_MIN_LENGTH]
         seqs += [records[i][:width] for i in kept]; labels += [label] * len(kept)
         origin += [(path, lines[i]) for i in kept]
@@ -436,7 +417,7 @@ def _read_mtcdna(folder:Path, rel:str, width:int, seed:int) -> tuple[dict, list]
 def _raw_subset(seqs, labels, origin, rows, files, description) -> _Raw:
     "Encode the FASTA records `rows` as one `_Raw`; errors name the file and header line."
     locate = lambda i: f"{origin[rows[i]][0]} record at line {origin[rows[i]][1]}"
-    explain = lambda i: _explain_fasta(*origin[rows[i]])
+    explain = lambda i: explain_fasta(*origin[rows[i]])
     flat, lengths = _encode_rows([seqs[r] for r in rows], locate, explain)
     return _Raw(flat, lengths, labels[rows], locate, files, description)
 
@@ -489,7 +470,7 @@ def _read_fasta_classes(folder:Path, rel:str, classes:list) -> _Raw:
     if unknown: raise TaskError(f"{folder}: class file(s) {unknown} are not among the classes {classes} of the training split")
     seqs, labels, origin, meta = [], [], [], {}
     for c, p in files.items():
-        _, records, lines = _read_fasta(p)
+        _, records, lines = read_fasta(p, TaskError)
         seqs += records; labels += [classes.index(c)] * len(records); origin += [(p, l) for l in lines]
         meta[f"{rel}/{p.name}"] = dict(rows=len(records), sha256=_sha256(p))
     return _raw_subset(seqs, np.array(labels, np.int64), origin, np.arange(len(seqs)), meta, rel)
@@ -738,7 +719,7 @@ def write_synthetic_data(root:str|Path, # folder to write into (created if missi
         name = f"{species}.toy.cdna.fa" + (".gz" if species == "Gopherus" else "")
         text = "".join(f">{species}_{i}\n" + "\n".join(s[j:j + 60] for j in range(0, len(s), 60)) + "\n"
                        for i, s in enumerate(_toy_sequences(rng, [label] * 8, 2000, 18000)))
-        with _open(root / "mtcdna" / name, "wt") as f: f.write(text)
+        with open_gz(root / "mtcdna" / name, "wt") as f: f.write(text)
     return root
 
 # %% ../nbs/07_tasks.ipynb #63977864

@@ -21,7 +21,7 @@ from .alphabet import one_hot
 from .genome import (DEFAULT_VAL_CHROMS, Genome, GenomeError, WindowSampler, demo_genome_path, read_bed,
                            split_chroms, split_regions)
 from .views import random_reverse_complement, student_view, teacher_view
-from .config import Config, ConfigError, device_rule, field_types, resolve_device, setting
+from .config import Config, ConfigError, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting
 from .runs import RunFolderError, append_jsonl, claim_run, finish_run, read_jsonl, read_metrics, run_info, write_json
 from .model import FinDNA, FinDNAConfig, autocast_context, make_teacher, resolve_precision
 from .distill import (DistillationLoss, TeacherEMA, collapse_floor, collapse_stats, collapse_verdict, cosine_schedule, is_distributed,
@@ -152,23 +152,12 @@ class PretrainConfig(Config):
 # %% ../nbs/06_trainer.ipynb #4e29d93e
 def config_parser() -> argparse.ArgumentParser:
     "The `findna-pretrain` argument parser: one flag per `PretrainConfig` field."
-    p = argparse.ArgumentParser(prog="findna-pretrain", argument_default=argparse.SUPPRESS,
-        description="Self-distillation pretraining (FinDNA) of a ChordMixer on a genome. Single process: "
-                    "`findna-pretrain --fasta hg38.fa`; several: `torchrun --nproc_per_node 8 -m findna.trainer ...`.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--config", help="JSON file of settings to start from (e.g. a run's config.json)")
-    kinds = field_types(PretrainConfig)
-    for f in fields(PretrainConfig):                                    # strings: PretrainConfig converts and checks them
-        flag, helptext = "--" + f.name.replace("_", "-"), f.metadata["help"] + f" (default: {f.default!r})"
-        if kinds[f.name] is bool: p.add_argument(flag, action=argparse.BooleanOptionalAction, help=helptext)
-        else: p.add_argument(flag, metavar=kinds[f.name].__name__.upper(), help=helptext)
-    return p
+    return cli_parser(PretrainConfig, "findna-pretrain", "Self-distillation pretraining (FinDNA) of a ChordMixer on a genome. "
+                      "Single process: `findna-pretrain --fasta hg38.fa`; several: `torchrun --nproc_per_node 8 -m findna.trainer ...`.")
 
 def parse_args(argv:list[str]|None=None) -> tuple[PretrainConfig, set[str]]:
     "Parse `argv` into a config, and the set of fields given explicitly."
-    args = vars(config_parser().parse_args(argv))
-    base = PretrainConfig.from_json(args.pop("config")).to_dict() if "config" in args else {}
-    return PretrainConfig.from_dict({**base, **args}), set(args)
+    return parse_cli(PretrainConfig, config_parser(), argv)
 
 # %% ../nbs/06_trainer.ipynb #54604664
 @dataclass
@@ -612,21 +601,28 @@ def pretrain(cfg:PretrainConfig, given:set[str]=frozenset()) -> Path:
 # %% ../nbs/06_trainer.ipynb #bb233d16
 def main(argv:list[str]|None=None) -> None:
     "Command-line entry point (`findna-pretrain`, `python -m findna.trainer`): parse flags, `pretrain`, say where the run is."
-    cfg, given = parse_args(argv)
-    run_dir = pretrain(cfg, given)                # returns None: a console script exits with main()'s return value
+    argv = sys.argv[1:] if argv is None else list(argv)
+    with cli_errors("findna-pretrain", debug="--debug" in argv):             # expected errors: one line, exit 2
+        cfg, given = parse_args(argv)
+        run_dir = pretrain(cfg, given)            # returns None: a console script exits with main()'s return value
     if int(os.environ.get("RANK", 0)) == 0: print(f"\n{run_summary(run_dir)}\nrun folder: {run_dir}")
 
 if __name__ == "__main__" and Path(sys.argv[0]).name == "trainer.py": main()
 
 # %% ../nbs/06_trainer.ipynb #27495641
 def launch(cfg:PretrainConfig, nproc:int) -> Path:
-    "Run `cfg` under torchrun with `nproc` processes on this machine (DDP); returns the run folder."
+    "Run `cfg` under torchrun with `nproc` processes on this machine (DDP); returns the run folder. A failure names rank 0's error."
     run_dir = Path(cfg.out); run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "launch.json"
     path.write_text(cfg.to_json())
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
            "-m", "findna.trainer", "--config", str(path)]
     env = {**os.environ, "OMP_NUM_THREADS": str(cfg.threads or 1)}
-    done = subprocess.run(cmd, env=env)
-    if done.returncode: raise RuntimeError(f"torchrun exited with {done.returncode}: {' '.join(cmd)}")
+    proc, tail = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE), b""
+    while chunk := os.read(proc.stderr.fileno(), 65536):                  # pass stderr through (progress bars too), keep its tail
+        sys.stderr.write(chunk.decode(errors="replace")); sys.stderr.flush(); tail = (tail + chunk)[-65536:]
+    if proc.wait():
+        said = [l for l in tail.decode(errors="replace").splitlines() if l.startswith("findna-pretrain: error:")]
+        raise RuntimeError(f"torchrun exited with {proc.returncode}" + (f"; rank 0 said: {said[0].split(': error: ', 1)[1]}" if said
+                           else f": {' '.join(cmd)} (its output is above)"))
     return run_dir
