@@ -104,15 +104,25 @@ class Config:
         return []
 
     @classmethod
-    def from_dict(cls, d:dict):
-        "Build from a dict (papermill parameters, a JSON file, CLI flags), refusing unknown names."
+    def from_dict(cls, d:dict, what:str|None=None):
+        "Build from a dict (papermill parameters, a JSON file, CLI flags), refusing unknown names (`what` they are called)."
         valid = [f.name for f in fields(cls)]
         unknown = sorted(set(d) - set(valid))
         if unknown:
             close = {u: difflib.get_close_matches(u, valid, n=1) for u in unknown}
             hint = "; ".join(f"{u!r}: did you mean {c[0]!r}?" for u, c in close.items() if c)
-            raise cls._error(f"unknown {cls._owner}(s) {unknown}{' (' + hint + ')' if hint else ''}; valid: {valid}")
+            raise cls._error(f"unknown {what or cls._owner}(s) {unknown}{' (' + hint + ')' if hint else ''}; valid: {valid}")
         return cls(**d)
+
+    @classmethod
+    def smoke(cls, params:dict) -> dict:
+        "A run notebook's parameters made runnable where they leave the data empty (a tiny demonstration); as given by default."
+        return params
+
+    @classmethod
+    def from_parameters(cls, params:dict):
+        "The config of a run notebook's papermill parameters: `smoke` fills what a demonstration needs, unknown names are refused."
+        return cls.from_dict(cls.smoke(dict(params)), what="parameter")
 
     def to_dict(self) -> dict: return asdict(self)
     def to_json(self) -> str: return json.dumps(asdict(self), indent=2)

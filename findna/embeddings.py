@@ -4,9 +4,10 @@
 
 # %% ../nbs/07b_embeddings.ipynb #4b286324
 from __future__ import annotations
-import json, os, sys, warnings
+import json, os, sys, tempfile, time, warnings
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import torch
@@ -22,14 +23,16 @@ from .config import UserError, Config, cli_errors, cli_parser, device_rule, pars
 from .alphabet import read_fasta
 from .genome import DEFAULT_VAL_CHROMS, Genome, WindowSampler, demo_genome_path, split_chroms, split_regions
 from .model import FinDNA, FinDNAConfig, embed, pretrained_path
-from .tasks import METRICS, TaskData, get_task, load, stratified_subsample, task_availability
+from .tasks import METRICS, TaskData, get_task, load, stratified_subsample, task_availability, write_synthetic_data
+from .runs import claim_run, finish_run, run_info
 
 # %% auto #0
 __all__ = ['MODEL_NAMES', 'RANDOM_SEED_OFFSET', 'POOLINGS', 'SPLITS', 'PROBE_CS', 'EmbeddingError', 'load_models', 'embed_models',
-           'TaskFeatures', 'task_features', 'load_task_data', 'score', 'knn_probe', 'linear_probe', 'probe',
+           'TaskFeatures', 'task_features', 'load_task_data', 'probe_score', 'knn_probe', 'linear_probe', 'probe',
            'probe_table', 'compare_to_random', 'umap_2d', 'plot_umap_panels', 'window_properties', 'heldout_intervals',
            'population_genome', 'default_window', 'population_windows', 'population_table', 'plot_population',
-           'write_reading', 'EmbeddingsConfig', 'write_report', 'EmbedConfig', 'embed_fasta', 'main']
+           'write_reading', 'EmbeddingsConfig', 'write_embeddings_report', 'EmbeddingsRun', 'run_embeddings',
+           'EmbedConfig', 'embed_fasta', 'main']
 
 # %% ../nbs/07b_embeddings.ipynb #9fe7dae9
 class EmbeddingError(UserError):
@@ -103,7 +106,7 @@ def embed_models(models:dict,                 # {name: FinDNA}
                  poolings:tuple=POOLINGS,     # any of "mean", "cls"
                  where:str="the input",       # names the sequences in error messages
                  batch_size:int=64,
-                 autocast:str|None="auto",    # as `embed`: "auto" | "bf16" | None (float32)
+                 precision:str="auto",         # as `embed`: "auto" | "bf16" | "fp32"
                  verbose:bool=False,
                 )->dict:                      # {model: {pooling: (N, E) float32}}
     "Embed `sequences` with every model of `models` and every pooling in `poolings`."
@@ -112,7 +115,7 @@ def embed_models(models:dict,                 # {name: FinDNA}
                                       "the genome region holds rows, and that n_per_split / n_windows is at least 1")
     bad = [p for p in poolings if p not in POOLINGS]
     if bad or not poolings: raise EmbeddingError(f"poolings={list(poolings)}: choose one or more of {POOLINGS}")
-    return {name: embed(m, seqs, batch_size=batch_size, pooling=tuple(poolings), autocast=autocast, verbose=verbose)
+    return {name: embed(m, seqs, batch_size=batch_size, pooling=tuple(poolings), precision=precision, verbose=verbose)
             for name, m in models.items()}                   # one forward pass per model for all poolings
 
 # %% ../nbs/07b_embeddings.ipynb #6545e735
@@ -129,7 +132,7 @@ class TaskFeatures:
     features:dict         # model -> pooling -> split -> (n, E) float32
 
 def task_features(models:dict, data:TaskData, poolings:tuple=POOLINGS, n_per_split:int=1000, seed:int=0,
-                  batch_size:int=64, autocast:str|None="auto", verbose:bool=False) -> TaskFeatures:
+                  batch_size:int=64, precision:str="auto", verbose:bool=False) -> TaskFeatures:
     "Embed a stratified seeded subsample (`n_per_split` rows) of each split of `data` with every model and pooling."
     labels, feats = {}, {m: {p: {} for p in poolings} for m in models}
     for i, name in enumerate(SPLITS):
@@ -137,7 +140,7 @@ def task_features(models:dict, data:TaskData, poolings:tuple=POOLINGS, n_per_spl
         rows = stratified_subsample(split.labels, n_per_split, seed=(seed, i)) if n_per_split > 0 else np.zeros(0, np.int64)
         sub = split.take(rows)
         out = embed_models(models, sub.sequences(), poolings, f"the {name} split of {data.spec.name} "
-                           f"({len(split)} rows, n_per_split={n_per_split})", batch_size, autocast, verbose)
+                           f"({len(split)} rows, n_per_split={n_per_split})", batch_size, precision, verbose)
         labels[name] = sub.labels.astype(np.int64)
         for m in models:
             for p in poolings: feats[m][p][name] = out[m][p]
@@ -158,7 +161,7 @@ def load_task_data(task:str, data_dir:str|Path|None=None,
 # %% ../nbs/07b_embeddings.ipynb #76b186c6
 PROBE_CS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)     # inverse L2 strengths tried on val (as the k-mer floor of 08_finetuning)
 
-def score(y_true:np.ndarray, y_pred:np.ndarray, metric:str) -> float:
+def probe_score(y_true:np.ndarray, y_pred:np.ndarray, metric:str) -> float:
     "`metric` ('accuracy' | 'mcc' | 'f1_macro') of `y_pred` against `y_true`, as scikit-learn computes it."
     if metric == "accuracy": return float(accuracy_score(y_true, y_pred))
     if metric == "mcc": return float(matthews_corrcoef(y_true, y_pred))
@@ -182,7 +185,7 @@ def linear_probe(train_X:np.ndarray, train_y:np.ndarray, test_X:np.ndarray, metr
         best, best_score = None, -np.inf
         for C in sorted(Cs):
             clf = fit(C)
-            s = score(val_y, clf.predict(scaler.transform(val_X)), metric)
+            s = probe_score(val_y, clf.predict(scaler.transform(val_X)), metric)
             if s > best_score: best, best_score = (C, clf), s
     return best[1].predict(scaler.transform(test_X)), float(best[0])
 
@@ -197,8 +200,8 @@ def probe(train_X:np.ndarray, train_y:np.ndarray, test_X:np.ndarray, test_y:np.n
                                                        "probes and the silhouette need at least 2: raise n_per_split")
     knn = knn_probe(train_X, train_y, test_X, k)
     lin, C = linear_probe(train_X, train_y, test_X, metric, val_X, val_y, Cs, seed)
-    return dict(knn=score(test_y, knn, metric), knn_accuracy=score(test_y, knn, "accuracy"),
-                linear=score(test_y, lin, metric), linear_accuracy=score(test_y, lin, "accuracy"), C=C,
+    return dict(knn=probe_score(test_y, knn, metric), knn_accuracy=probe_score(test_y, knn, "accuracy"),
+                linear=probe_score(test_y, lin, metric), linear_accuracy=probe_score(test_y, lin, "accuracy"), C=C,
                 silhouette=float(silhouette_score(test_X, test_y, metric="cosine")), knn_pred=knn, linear_pred=lin)
 
 # %% ../nbs/07b_embeddings.ipynb #27b8125e
@@ -251,7 +254,7 @@ def compare_to_random(tf:TaskFeatures, preds:dict, n_boot:int=1000, seed:int=0) 
         base = preds[("random", pooling, kind)]
         boot = (_metric_from_confusion(_confusions(y, pred, rows, K), tf.metric)
                 - _metric_from_confusion(_confusions(y, base, rows, K), tf.metric))
-        a, b = score(y, pred, tf.metric), score(y, base, tf.metric)
+        a, b = probe_score(y, pred, tf.metric), probe_score(y, base, tf.metric)
         lo, hi = np.quantile(boot, [0.025, 0.975])
         out.append(dict(task=tf.task, metric=tf.metric, model=model, pooling=pooling, probe=kind, score=a, random=b,
                         diff=a - b, lo=float(lo), hi=float(hi), n_test=len(y)))
@@ -514,8 +517,6 @@ class EmbeddingsConfig(Config):
     @property
     def pooling_list(self) -> list: return split_commas(self.poolings)
     @property
-    def autocast(self): return {"auto": "auto", "bf16": "bf16", "fp32": None}[self.precision]
-    @property
     def torch_device(self) -> torch.device: return resolve_device(self.device)
 
 # %% ../nbs/07b_embeddings.ipynb #0ac1cf19
@@ -526,7 +527,7 @@ def _markdown(df:pd.DataFrame, digits:int=3) -> str:
     rule = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(df[c]) else "---" for c in df.columns) + "|"
     return "\n".join([head, rule] + ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)])
 
-def write_report(out_dir:str|Path, probes:pd.DataFrame, comparisons:pd.DataFrame, population:pd.DataFrame|None,
+def write_embeddings_report(out_dir:str|Path, probes:pd.DataFrame, comparisons:pd.DataFrame, population:pd.DataFrame|None,
                  reading:str, summary:dict) -> Path:  # the Markdown file
     "Write probes.csv, comparisons.csv, population.csv, probes.md, reading.md and summary.json into `out_dir`."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
@@ -545,6 +546,76 @@ def write_report(out_dir:str|Path, probes:pd.DataFrame, comparisons:pd.DataFrame
     (out / "reading.md").write_text(reading)
     (out / "summary.json").write_text(json.dumps(dict(findna_version=__version__, **summary), indent=2, default=str) + "\n")
     return out / "probes.md"
+
+# %% ../nbs/07b_embeddings.ipynb #e1b3d002
+class EmbeddingsRun(NamedTuple):
+    "What `run_embeddings` wrote and found: the folder, the tables, the reading and the figure files."
+    out: Path
+    probes: pd.DataFrame
+    comparisons: pd.DataFrame
+    population: pd.DataFrame|None
+    reading: str
+    figures: list
+    summary: dict
+
+def run_embeddings(cfg:EmbeddingsConfig) -> EmbeddingsRun:
+    "The whole embedding analysis of 12_embeddings: load, embed, probe, compare to random, UMAP, population view, report."
+    if cfg.threads: torch.set_num_threads(cfg.threads)
+    notes, timings, t_start = [], {}, time.time()
+    scratch = Path(tempfile.mkdtemp(prefix="findna-embeddings-"))
+    if not cfg.data_dir:                                                     # smoke test: the library's one place for it
+        cfg = replace(cfg, data_dir=str(write_synthetic_data(scratch / "data", seed=cfg.seed)))
+        notes.append("Smoke test: synthetic tasks (random sequences with a planted motif per class); the numbers say nothing about DNA.")
+    if not cfg.checkpoint:
+        stand_in = FinDNA(FinDNAConfig.preset("tiny"), seed=cfg.seed + 1)
+        cfg = replace(cfg, checkpoint=str(stand_in.save_pretrained(scratch / "stand-in" / "teacher", role="teacher")))
+        notes.append("No checkpoint: the 'teacher' is a random tiny network, so teacher vs random compares two random initialisations.")
+    out = claim_run(Path(cfg.out_dir or scratch / "out"), "embeddings")
+    datas = {t: load_task_data(t, cfg.data_dir, cfg.train_split, cfg.seed, cfg.gb_protocol) for t in cfg.task_list}
+    window_len = cfg.window or default_window(cfg.checkpoint)
+    models = load_models(cfg.checkpoint, seed=cfg.seed, fit_len=max([d.length for d in datas.values()] + [window_len]),
+                         device=cfg.torch_device)
+    timings["load"] = round(time.time() - t_start, 2)
+    tables, comparisons, figures = [], [], []
+    for task, data in datas.items():
+        tick = time.time()
+        tf = task_features(models, data, tuple(cfg.pooling_list), cfg.n_per_split, cfg.seed, cfg.batch_size, cfg.precision)
+        timings[f"embed {task}"] = round(time.time() - tick, 2); tick = time.time()
+        table, preds = probe_table(tf, k=cfg.k, seed=cfg.seed)
+        tables.append(table); comparisons.append(compare_to_random(tf, preds, cfg.n_boot, cfg.seed))
+        timings[f"probe {task}"] = round(time.time() - tick, 2); tick = time.time()
+        for pooling in cfg.pooling_list:
+            coords = {m: umap_2d(tf.features[m][pooling]["test"], cfg.seed, cfg.n_neighbors) for m in models}
+            r = table[table.pooling == pooling].set_index("model")
+            titles = {m: f"{m}: kNN {tf.metric} {r.knn[m]:.2f}, linear {r.linear[m]:.2f}" for m in models}
+            fig = plot_umap_panels(coords, tf.labels["test"], tf.classes, titles,
+                                   title=f"{task} ({tf.protocol}): {len(tf.labels['test'])} test sequences, {pooling} pooling")
+            figures.append(out / f"umap_{task}_{pooling}.png"); fig.savefig(figures[-1], dpi=110, bbox_inches="tight"); plt.close(fig)
+        timings[f"umap {task}"] = round(time.time() - tick, 2)
+    probes, comparisons = pd.concat(tables, ignore_index=True), pd.concat(comparisons, ignore_index=True)
+    population, population_info = None, None
+    if cfg.n_windows:
+        tick = time.time()
+        genome, intervals, how = population_genome(cfg.checkpoint, cfg.fasta, cfg.cache_dir, cfg.val_chroms, cfg.val_fraction)
+        seqs, where = population_windows(genome, intervals, cfg.n_windows, window_len, cfg.seed, cfg.max_n_frac)
+        props = window_properties(seqs)
+        feats = embed_models(models, seqs, tuple(cfg.pooling_list), f"the {cfg.n_windows} held-out windows", cfg.batch_size, cfg.precision)
+        population = population_table(feats, props, cfg.k, seed=cfg.seed)
+        population_info = dict(n_windows=len(seqs), n_with_n=int(props.has_n.sum()), softmasked=bool(props.softmask.max() > 0),
+                               redrawn=where.attrs["redrawn"], max_n_frac=cfg.max_n_frac)
+        for pooling in cfg.pooling_list:
+            coords = {m: umap_2d(feats[m][pooling], cfg.seed, cfg.n_neighbors) for m in models}
+            fig = plot_population(coords, props, title=f"{len(seqs)} held-out windows of {window_len} nt, {pooling} pooling\n{how}")
+            figures.append(out / f"population_{pooling}.png"); fig.savefig(figures[-1], dpi=110, bbox_inches="tight"); plt.close(fig)
+        timings["population"] = round(time.time() - tick, 2)
+    reading = write_reading(probes, comparisons, population, population_info, notes)
+    timings["total"] = round(time.time() - t_start, 2)
+    summary = dict(parameters=asdict(cfg), networks={n: m.source for n, m in models.items()}, window=window_len,
+                   precision=cfg.precision, device=str(cfg.torch_device), torch_threads=torch.get_num_threads(), timings_s=timings,
+                   tasks={t: dict(protocol=d.protocol, notes=d.notes, splits=d.fingerprint["splits"]) for t, d in datas.items()})
+    write_embeddings_report(out, probes, comparisons, population, reading, summary)
+    finish_run(out)
+    return EmbeddingsRun(out, probes, comparisons, population, reading, figures, summary)
 
 # %% ../nbs/07b_embeddings.ipynb #e1b3d001
 @dataclass
@@ -580,7 +651,7 @@ def embed_fasta(cfg:EmbedConfig) -> Path:
     models = load_models(cfg.model, fit_len=longest)
     model = next(m for k, m in models.items() if k != "random")              # the teacher where there is one
     x = embed(model.to(resolve_device(cfg.device)), cfg.fasta, batch_size=cfg.batch_size, pooling=cfg.pooling,
-              autocast={"auto": "auto", "bf16": "bf16", "fp32": None}[cfg.precision])
+              precision=cfg.precision)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}.npy")
     np.save(tmp, x); os.replace(tmp, out)
@@ -596,3 +667,5 @@ def main(argv:list[str]|None=None) -> None:
                            "pretrained FinDNA network (the shipped one by default) into a .npy array."), argv)
         out = embed_fasta(cfg)
     print(f"{out}: {np.load(out, mmap_mode='r').shape} float32 embeddings ({cfg.pooling} pooling); record names in {cfg.out[:-4]}.ids.txt")
+
+if __name__ == "__main__" and Path(sys.argv[0]).name == "embeddings.py": main()

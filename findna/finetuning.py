@@ -25,18 +25,18 @@ from .alphabet import one_hot, reverse_complement
 from .config import UserError, Config, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting, split_commas
 from .runs import append_jsonl, claim_run, finish_run, read_jsonl, read_metrics, run_info, write_json
 from .distill import cosine_schedule
-from .model import resolve_precision as model_resolve_precision
+from .model import resolve_precision
 from .model import (CheckpointError, FinDNA, FinDNAClassifier, FinDNAConfig, FinDNAError, PRESETS, autocast_context,
                           checkpoint_metadata, pretrained_path)
-from .tasks import Split, TaskData, TaskError, get_task, load, suite, task_availability
+from .tasks import Split, TaskData, TaskError, get_task, load, suite, task_availability, write_synthetic_data
 
 # %% auto #0
 __all__ = ['KMER_CS', 'HYPERPARAMETERS', 'GENERIC_SETTINGS', 'RESULTS_NAME', 'INITS', 'FinetuneError', 'classification_metrics',
-           'kmer_counts', 'kmer_features', 'kmer_baseline', 'FinetuneConfig', 'resolve_hyperparameters', 'load_task',
-           'resolve_pretrained', 'scratch_architecture', 'build_classifier', 'resolve_precision', 'predict',
-           'plot_curves', 'plot_confusion', 'finetune', 'EvalConfig', 'GridPlan', 'plan_grid', 'kmer_cell',
-           'evaluate_grid', 'aggregate_results', 'compare', 'results_table', 'plot_results', 'verdicts', 'write_report',
-           'main']
+           'kmer_counts', 'kmer_features', 'kmer_floor', 'FinetuneConfig', 'resolve_hyperparameters', 'load_task',
+           'resolve_pretrained', 'scratch_architecture', 'build_classifier', 'finetune_precision', 'predict',
+           'plot_curves', 'plot_confusion', 'finetune', 'results_record', 'EvalConfig', 'GridPlan', 'plan_grid',
+           'kmer_cell', 'evaluate_grid', 'aggregate_results', 'compare_arms', 'results_table', 'plot_results',
+           'verdicts', 'write_evaluation_report', 'main']
 
 # %% ../nbs/08_finetuning.ipynb #73323058
 class FinetuneError(UserError):
@@ -94,13 +94,13 @@ def kmer_features(split:Split, ks:tuple=(3, 4, 5, 6)) -> sp.csr_matrix:
 _SCALERS = dict(maxabs=MaxAbsScaler, standard=lambda: StandardScaler(with_mean=False))
 KMER_CS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
-def kmer_baseline(data:TaskData,              # a loaded task (the same splits the deep model sees)
-                  ks:tuple=(3, 4, 5, 6),      # k-mer lengths, features concatenated
-                  Cs:tuple=KMER_CS,           # inverse L2 strengths tried, chosen on val
-                  scalings:tuple=("maxabs", "standard"), # feature scalings tried, chosen on val
-                  seed:int=0,
-                  max_iter:int=2000,
-                 )->dict:                     # results record: val and test metrics, choice, grid, provenance
+def kmer_floor(data:TaskData,              # a loaded task (the same splits the deep model sees)
+               ks:tuple=(3, 4, 5, 6),      # k-mer lengths, features concatenated
+               Cs:tuple=KMER_CS,           # inverse L2 strengths tried, chosen on val
+               scalings:tuple=("maxabs", "standard"), # feature scalings tried, chosen on val
+               seed:int=0,
+               max_iter:int=2000,
+              )->dict:                        # results record: val and test metrics, choice, grid, provenance
     "Classical floor: k-mer frequencies + logistic regression, C and scaling chosen on val, test scored once."
     t0, metric, notes = time.time(), data.spec.metric, list(data.notes)
     X = {s: kmer_features(getattr(data, s), ks) for s in ("train", "val", "test")}
@@ -173,6 +173,16 @@ class FinetuneConfig(Config):
     out_dir: str = setting("", 'run folder; "" = a new temporary folder')
     protocol: str = setting("", 'a label the files cannot tell, e.g. "re-split"; recorded in results')
     verbose: bool = setting(True, "progress bar and one line per evaluation")
+
+    @classmethod
+    def smoke(cls, params:dict) -> dict:
+        "No data_dir (and no folder of your own as the task): a tiny synthetic data root and a tiny network, so that the notebook runs anywhere in seconds."
+        if params.get("data_dir") or Path(str(params.get("task", ""))).expanduser().is_dir(): return params
+        params["data_dir"] = str(write_synthetic_data(Path(tempfile.mkdtemp(prefix="findna-data-"))))
+        defaults = {f.name: f.default for f in fields(cls)}
+        for k, v in dict(preset="tiny", epochs=2, batch_size=16, lr=3e-3, precision="fp32").items():
+            if params.get(k, defaults[k]) == defaults[k] and not (k == "preset" and params.get("pretrained")): params[k] = v
+        return params
 
     def resolve(self):
         for k in ("epochs", "batch_size", "lr", "max_train_samples", "max_val_samples"):
@@ -337,9 +347,9 @@ def _batch(split:Split, rows:np.ndarray, device:torch.device) -> tuple[Tensor, T
     return one_hot(idx, device=device), torch.as_tensor(n, device=device)
 
 # %% ../nbs/08_finetuning.ipynb #680b6cd9
-def resolve_precision(precision:str, device:torch.device) -> str:
+def finetune_precision(precision:str, device:torch.device) -> str:
     "'bf16' or 'fp32': `findna.model.resolve_precision`, except that fine-tuning has no loss scaling, so fp16 → fp32."
-    resolved = model_resolve_precision(precision, device)
+    resolved = resolve_precision(precision, device)
     return "fp32" if resolved == "fp16" else resolved
 
 # %% ../nbs/08_finetuning.ipynb #e4de75fc
@@ -352,7 +362,7 @@ def predict(model:FinDNAClassifier,  # a classifier (any device)
            )->np.ndarray:            # (N, K) float32 class probabilities, in the split's row order
     "Class probabilities of every row of `split`, in batches of similar length, without gradients."
     device = next(model.parameters()).device
-    ac, was_training = autocast_context(resolve_precision(precision, device), device), model.training
+    ac, was_training = autocast_context(finetune_precision(precision, device), device), model.training
     out = np.zeros((len(split), model.n_classes), np.float32)
     model.eval()
     try:
@@ -518,7 +528,7 @@ def finetune(cfg:FinetuneConfig|dict|None=None, # the configuration (or a dict o
     for name in _RUN_FILES: shutil.rmtree(out / name) if (out / name).is_dir() else (out / name).unlink(missing_ok=True)
     t0, data = time.time(), load_task(cfg)
     hp, device, threads = resolve_hyperparameters(cfg, data.spec), resolve_device(cfg.device), torch.get_num_threads()
-    precision = resolve_precision(cfg.precision, device)
+    precision = finetune_precision(cfg.precision, device)
     if cfg.threads: torch.set_num_threads(cfg.threads)
     try:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), \
@@ -532,14 +542,14 @@ def finetune(cfg:FinetuneConfig|dict|None=None, # the configuration (or a dict o
     test = classification_metrics(data.test.labels, test_probs)
     np.savez_compressed(out / "predictions.npz", val_probs=fit["val_probs"], val_labels=data.val.labels,
                         test_probs=test_probs, test_labels=data.test.labels)
-    record = _record(cfg, data, hp, init, notes, model, fit, test, precision, device, time.time() - t0)
+    record = results_record(cfg, data, hp, init, notes, model, fit, test, precision, device, time.time() - t0)
     _save_plots(out, data, record, test_probs)
     write_json(out / RESULTS_NAME, record)
     finish_run(out)
     return record
 
 # %% ../nbs/08_finetuning.ipynb #c8481b98
-def _record(cfg, data, hp, init, notes, model, fit, test, precision, device, seconds) -> dict:
+def results_record(cfg, data, hp, init, notes, model, fit, test, precision, device, seconds) -> dict:
     "The results record of a finished run (JSON-ready)."
     if data.protocol != "official": notes = notes + [f"protocol {data.protocol!r}: not comparable to published numbers"]
     n_params = sum(p.numel() for p in model.parameters())
@@ -595,6 +605,21 @@ class EvalConfig(Config):
     out_dir: str = ""               # grid folder; "" = a new temporary folder
     verbose: bool = True
 
+    @classmethod
+    def smoke(cls, params:dict) -> dict:
+        "No data_dir: synthetic data (prom_core_all, and tf1 absent to show the unavailable list) and a random tiny stand-in."
+        if params.get("data_dir"): return params
+        tmp = Path(tempfile.mkdtemp(prefix="findna-evaluate-"))
+        params["data_dir"] = str(write_synthetic_data(tmp / "data"))
+        params["tasks"] = params.get("tasks") or "prom_core_all,tf1"
+        if not params.get("pretrained"):
+            params["pretrained"] = str(FinDNA(FinDNAConfig.preset("tiny"), seed=0).save_pretrained(tmp / "stand-in" / "teacher", role="teacher"))
+        defaults = {f.name: f.default for f in fields(cls)}
+        for k, v in dict(epochs=1, batch_size=16, lr=3e-3, precision="fp32").items():
+            if params.get(k, defaults[k]) == defaults[k]: params[k] = v
+        params["out_dir"] = params.get("out_dir") or str(tmp / "grid")
+        return params
+
     def rules(self) -> list[tuple[bool, str]]:
         inits, seeds = split_commas(self.inits), split_commas(self.seeds)
         return [(bool(inits) and set(inits) <= set(INITS), f"inits={self.inits!r}: each must be one of {INITS}"),
@@ -644,7 +669,7 @@ def kmer_cell(cfg:FinetuneConfig, out:str|Path) -> dict:
     out, options = Path(out), {k: getattr(cfg, k) for k in _SPLIT_OPTIONS}
     path = out / RESULTS_NAME
     if path.is_file() and (rec := json.loads(path.read_text())).get("options") == options: return rec
-    rec = dict(kmer_baseline(load_task(cfg), seed=cfg.seed), options=options)
+    rec = dict(kmer_floor(load_task(cfg), seed=cfg.seed), options=options)
     out.mkdir(parents=True, exist_ok=True)
     write_json(path, rec)
     return rec
@@ -654,7 +679,8 @@ def _row(rec:dict, init:str, out:str) -> dict:
     m = rec["metric"]
     return dict(task=rec["task"], benchmark=rec["benchmark"], init=init, seed=rec["seed"], metric=m, status="ok",
                 test=rec["test"][m], val=rec["val"][m], **{f"test_{k}": rec["test"][k] for k in ("accuracy", "mcc", "f1_macro", "auroc")},
-                protocol=rec["protocol"], n_train=rec["sizes"]["train"], wall_time_s=rec["wall_time_s"], out_dir=str(out))
+                protocol=rec["protocol"], n_train=rec["sizes"]["train"], wall_time_s=rec["wall_time_s"], out_dir=str(out),
+                notes=" | ".join(rec.get("notes", [])))
 
 _GRID_RUNTIME = ("out_dir", "device", "threads", "verbose", "on_error")   # grid settings that do not change a result
 
@@ -692,7 +718,7 @@ def aggregate_results(cells:pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(dict(metric=g.metric.first(), mean=g.test.mean(), sd=g.test.std(ddof=1), n=g.test.size(),
                              protocol=g.protocol.first(), n_train=g.n_train.first()))
 
-def compare(a:pd.Series|None, b:pd.Series|None) -> tuple[float, str]:
+def compare_arms(a:pd.Series|None, b:pd.Series|None) -> tuple[float, str]:
     "Mean difference of two aggregate rows (a − b) and whether a beats b by more than 2 standard errors."
     if a is None or b is None: return math.nan, ""
     delta = a["mean"] - b["mean"]
@@ -728,7 +754,7 @@ def results_table(cells:pd.DataFrame, numeric:bool=False) -> pd.DataFrame:
         for i in (x for x in ("pretrained", "probe", "scratch") if x in inits):
             for other, name in (("kmer", "floor"), ("scratch", "scratch")):
                 if other in inits and other != i and (name == "floor" or i == "pretrained"):
-                    d, verdict = compare(get(i), get(other))
+                    d, verdict = compare_arms(get(i), get(other))
                     row[f"Δ {i} − {name}"] = round(100 * d, 1) if not math.isnan(d) else None
                     row[f"{i} beats {name}?"] = verdict
         row.update({f"published {k}": v for k, v in _published(task).items()})
@@ -774,7 +800,7 @@ def verdicts(table:pd.DataFrame) -> list[str]:
                           ", ".join(f"{t} ({table.loc[t, col]}, Δ = {table.loc[t, f'Δ {init} − {other}']:+.1f})" for t in no))
     return out
 
-def write_report(cells:pd.DataFrame, unavailable:pd.DataFrame, out_dir:str|Path, title:str="findna evaluation") -> Path:
+def write_evaluation_report(cells:pd.DataFrame, unavailable:pd.DataFrame, out_dir:str|Path, title:str="findna evaluation") -> Path:
     "Write results.md, results.csv, cells.csv, fingerprints.json and results.png into `out_dir`; returns the markdown path."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     cells.to_csv(out / "cells.csv", index=False)
@@ -793,6 +819,12 @@ def write_report(cells:pd.DataFrame, unavailable:pd.DataFrame, out_dir:str|Path,
     if len(table): text += [_markdown(table), ""] + [f"- {v}" for v in verdicts(table)] + [""]
     notes = sorted({p for p in ok.protocol if p != "official"}) if len(ok) else []
     if notes: text += ["Protocols other than 'official' (" + ", ".join(notes) + ") are not comparable to the published numbers.", ""]
+    if len(cells):                                                # fewer successful seeds than the grid asked for
+        counts = cells.assign(ok=cells.status == "ok").groupby(["task", "init"], sort=False).ok.agg(["sum", "size"])
+        short = [f"{t} / {i}: {int(r['sum'])} of {int(r['size'])} requested cells finished" for (t, i), r in counts.iterrows() if r["sum"] < r["size"]]
+        if short: text += ["## Fewer cells than requested", ""] + [f"- {x}" for x in short] + [""]
+    cell_notes = sorted({n for _, c in ok.iterrows() for n in str(c.get("notes", "") or "").split(" | ") if n}) if len(ok) else []
+    if cell_notes: text += ["## Notes from the cells", ""] + [f"- {n}" for n in cell_notes] + [""]
     failed = cells[cells.status != "ok"] if len(cells) else cells
     if len(failed): text += ["## Failed cells", "", _markdown(failed[["task", "init", "seed", "status"]].set_index("task")), ""]
     if len(unavailable): text += ["## Unavailable tasks", "", _markdown(unavailable.set_index("task")), ""]
@@ -813,3 +845,5 @@ def main(argv:list[str]|None=None) -> None:
     m = rec["metric"]
     print(f"{rec['task']}: test {m} {rec['test'][m]:.4f} (val {rec['val'][m]:.4f}, best step {rec['best']['step']}, "
           f"{rec['sizes']['train']} training sequences); run folder: {rec['config']['out_dir']}")
+
+if __name__ == "__main__" and Path(sys.argv[0]).name == "finetuning.py": main()

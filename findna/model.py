@@ -275,7 +275,13 @@ def checkpoint_metadata(path:str|Path) -> dict:
     f = Path(path) / WEIGHTS_NAME
     if not f.is_file(): raise CheckpointError(
         f"no checkpoint at {path}: {WEIGHTS_NAME} is missing (expected the output of save_pretrained)")
-    with safe_open(f, framework="pt") as sf: return {k: json.loads(v) for k, v in (sf.metadata() or {}).items()}
+    try:
+        with safe_open(f, framework="pt") as sf: return {k: json.loads(v) for k, v in (sf.metadata() or {}).items()}
+    except Exception as e: raise _damaged(f, e) from None
+
+def _damaged(f:Path, e:Exception) -> CheckpointError:
+    return CheckpointError(f"{f} cannot be read ({type(e).__name__}: {str(e)[:120]}): the file is damaged or truncated; "
+                           "write it again (save_pretrained) or restore it from a copy")
 
 # %% ../nbs/04_model.ipynb #adacb128
 def _read_checkpoint(path, model_class:str|None=None) -> tuple[dict, FinDNAConfig, dict]:
@@ -288,7 +294,8 @@ def _read_checkpoint(path, model_class:str|None=None) -> tuple[dict, FinDNAConfi
     if model_class and meta.get("model_class") != model_class: raise CheckpointError(
         f"{path} holds a {meta.get('model_class')} checkpoint; load it with {meta.get('model_class')}.from_pretrained")
     config = FinDNAConfig.from_dict(json.loads((path / CONFIG_NAME).read_text()))
-    return load_file(path / WEIGHTS_NAME), config, meta
+    try: return load_file(path / WEIGHTS_NAME), config, meta
+    except Exception as e: raise _damaged(path / WEIGHTS_NAME, e) from None
 
 def _check_expected(saved:FinDNAConfig, config:FinDNAConfig|None, expected:dict, path) -> FinDNAConfig:
     "The saved config, with dropouts taken from the caller; raise if any architecture field differs."
@@ -551,7 +558,7 @@ def embed(model:nn.Module,              # FinDNA or FinDNAClassifier (anything w
           batch_size:int=64,
           pooling:str|tuple="mean",     # "mean" over real bases | "cls" over CLS tokens | "none" | a tuple of them
           device=None,                  # default: the model's device
-          autocast:str|None="auto",     # "auto" | "bf16" | None (float32)
+          precision:str="auto",         # "auto" (bf16 where fast) | "bf16" | "fp32"
           verbose:bool=True,            # tqdm progress bar
          )->np.ndarray|list|dict:       # (N, E) float32, or N arrays (L_i, E) for pooling="none"; {pooling: ...} for a tuple
     "Embed `sequences` with `model`: length-bucketed batches, padding-aware pooling, no gradient."
@@ -574,8 +581,8 @@ def embed(model:nn.Module,              # FinDNA or FinDNAClassifier (anything w
     order = np.argsort(-lens, kind="stable")                     # longest first: similar lengths per batch
     out = {p: [None] * len(seqs) if p == "none" else np.zeros((len(seqs), c.embed_dim), np.float32) for p in pools}
     try:
-        if autocast not in ("auto", "bf16", None): raise FinDNAError(f"autocast must be 'auto', 'bf16' or None, got {autocast!r}")
-        with torch.no_grad(), autocast_context("fp32" if autocast is None else autocast, device):
+        if precision not in ("auto", "bf16", "fp32"): raise FinDNAError(f"precision must be 'auto', 'bf16' or 'fp32', got {precision!r}")
+        with torch.no_grad(), autocast_context(precision, device):
             for i in tqdm(range(0, len(seqs), batch_size), disable=not verbose, desc="embed", unit="batch"):
                 ids = order[i:i + batch_size]
                 idx, n = encode_batch([seqs[j] for j in ids])

@@ -342,6 +342,9 @@ def _read_gb_split(folder:Path, rel:str) -> tuple[_Raw, list]:
     for label, c in enumerate(classes):
         members = sorted((folder / c).glob("*.txt"), key=_natural)
         if not members: raise TaskError(f"class folder {folder / c} holds no .txt files; expected one sequence per <id>.txt")
+        other = sorted(p.name for p in (folder / c).iterdir() if p.suffix != ".txt" and not p.name.startswith("."))
+        if other: raise TaskError(f"class folder {folder / c} holds {len(other)} file(s) that are not <id>.txt (e.g. {other[0]!r}); "
+                                  "GenomicBenchmarks keeps one sequence per .txt file: rename them to .txt or move them out")
         files += members; labels += [label] * len(members)
     h, seqs = hashlib.sha256(), []
     for f in files:
@@ -678,6 +681,12 @@ def load(task:str|TaskSpec,              # a registry name or alias, or a `user_
     fp = _fingerprint(spec, raws, dict(train=train, val=val_split, test=test), dedup, label, options)
     if train_split == "dev": notes.append(f"dev-trained: {spec.name} was trained on dev; not comparable to published numbers")
     if protocol: notes.append(f"protocol label '{protocol}' given by the caller")
+    if len(np.unique(train.labels)) < 2: raise TaskError(
+        f"task {spec.name}: the training split holds a single class ({classes[int(train.labels[0])]!r}); a classifier needs two")
+    for name, split in (("val", val_split), ("test", test)):
+        if len(np.unique(split.labels)) < 2: notes.append(
+            f"the {name} split holds a single class ({classes[int(split.labels[0])]!r}): MCC is 0 and AUROC undefined by "
+            "construction, and accuracy only measures that class")
     return TaskData(spec, train, val_split, test, classes, width, label, fp, notes)
 
 # %% ../nbs/07_tasks.ipynb #3c755fa1

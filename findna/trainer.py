@@ -121,6 +121,12 @@ class PretrainConfig(Config):
     resume: bool = setting(False, "continue the run in `out` from its last checkpoint")
     stop_after: int = setting(0, "end this invocation after this many steps in all (0: run to `steps`); resume later")
 
+    @classmethod
+    def smoke(cls, params:dict) -> dict:
+        "A run notebook's empty `out`: a new temporary run folder."
+        if not params.get("out"): params["out"] = tempfile.mkdtemp(prefix="findna-pretrain-")
+        return params
+
     def resolve(self):
         "The recipe fills every field left at None."
         if self.recipe not in RECIPES: raise ConfigError(f"recipe={self.recipe!r}: use {' or '.join(RECIPES)}")
@@ -602,7 +608,8 @@ def pretrain(cfg:PretrainConfig, given:set[str]=frozenset()) -> Path:
 def main(argv:list[str]|None=None) -> None:
     "Command-line entry point (`findna-pretrain`, `python -m findna.trainer`): parse flags, `pretrain`, say where the run is."
     argv = sys.argv[1:] if argv is None else list(argv)
-    with cli_errors("findna-pretrain", debug="--debug" in argv):             # expected errors: one line, exit 2
+    prog = f"findna-pretrain[rank {os.environ['RANK']}]" if "RANK" in os.environ else "findna-pretrain"   # under torchrun: say which
+    with cli_errors(prog, debug="--debug" in argv):                         # expected errors: one line, exit 2
         cfg, given = parse_args(argv)
         run_dir = pretrain(cfg, given)            # returns None: a console script exits with main()'s return value
     if int(os.environ.get("RANK", 0)) == 0: print(f"\n{run_summary(run_dir)}\nrun folder: {run_dir}")
@@ -612,8 +619,7 @@ if __name__ == "__main__" and Path(sys.argv[0]).name == "trainer.py": main()
 # %% ../nbs/06_trainer.ipynb #27495641
 def launch(cfg:PretrainConfig, nproc:int) -> Path:
     "Run `cfg` under torchrun with `nproc` processes on this machine (DDP); returns the run folder. A failure names rank 0's error."
-    run_dir = Path(cfg.out); run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / "launch.json"
+    run_dir, path = Path(cfg.out), Path(tempfile.mkdtemp(prefix="findna-launch-")) / "config.json"   # the run folder is rank 0's to claim
     path.write_text(cfg.to_json())
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
            "-m", "findna.trainer", "--config", str(path)]
@@ -622,7 +628,7 @@ def launch(cfg:PretrainConfig, nproc:int) -> Path:
     while chunk := os.read(proc.stderr.fileno(), 65536):                  # pass stderr through (progress bars too), keep its tail
         sys.stderr.write(chunk.decode(errors="replace")); sys.stderr.flush(); tail = (tail + chunk)[-65536:]
     if proc.wait():
-        said = [l for l in tail.decode(errors="replace").splitlines() if l.startswith("findna-pretrain: error:")]
+        said = [l for l in tail.decode(errors="replace").splitlines() if l.startswith("findna-pretrain[rank 0]: error:")]
         raise RuntimeError(f"torchrun exited with {proc.returncode}" + (f"; rank 0 said: {said[0].split(': error: ', 1)[1]}" if said
                            else f": {' '.join(cmd)} (its output is above)"))
     return run_dir

@@ -65,7 +65,7 @@ def test_bootstrap_metrics_equal_sklearn():
 def test_table_always_has_the_random_baseline(teacher_dir, synthetic_root):
     models = load_models(teacher_dir, seed=0)
     assert list(models) == ["teacher", "random"]
-    tf = task_features(models, load_task_data("prom_core_all", synthetic_root), n_per_split=24, autocast=None)
+    tf = task_features(models, load_task_data("prom_core_all", synthetic_root), n_per_split=24, precision="fp32")
     table, preds = probe_table(tf)
     assert sorted(map(tuple, table[["model", "pooling"]].values)) == [("random", "cls"), ("random", "mean"),
                                                                       ("teacher", "cls"), ("teacher", "mean")]
@@ -119,7 +119,7 @@ def test_dev_only_task_on_shared_data():
     data = load_task_data("H3", root)
     assert data.protocol == "dev-trained"
     models = {"random": FinDNA(FinDNAConfig.preset("tiny", max_len=data.length), seed=0)}
-    tf = task_features(models, data, poolings=("mean",), n_per_split=40, autocast=None)
+    tf = task_features(models, data, poolings=("mean",), n_per_split=40, precision="fp32")
     table, _ = probe_table(tf)
     assert table.model.tolist() == ["random"] and table.n_test.iloc[0] == 40
 

@@ -9,8 +9,8 @@ from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, roc_auc
 from conftest import shared_data
 from findna import finetuning as FT
 from findna.alphabet import reverse_complement
-from findna.finetuning import (FinetuneConfig, FinetuneError, EvalConfig, finetune, predict, kmer_counts, kmer_baseline,
-                               evaluate_grid, write_report, results_table, aggregate_results, classification_metrics)
+from findna.finetuning import (FinetuneConfig, FinetuneError, EvalConfig, finetune, predict, kmer_counts, kmer_floor,
+                               evaluate_grid, write_evaluation_report, results_table, aggregate_results, classification_metrics)
 from findna.model import FinDNA, FinDNAClassifier, FinDNAConfig
 from findna.tasks import Split, TaskError, load, write_synthetic_data
 
@@ -149,7 +149,7 @@ def test_kmer_floor(root):
     data = load("human_ensembl_regulatory", root)                         # variable lengths, 3 classes
     f = kmer_counts(data.train.idx, 3)
     np.testing.assert_allclose(np.asarray(f.sum(1)).ravel(), 1.0, rtol=1e-5)
-    rec = kmer_baseline(data, Cs=(0.1, 1.0), scalings=("maxabs",))
+    rec = kmer_floor(data, Cs=(0.1, 1.0), scalings=("maxabs",))
     assert rec["init"] == "kmer" and rec["test"]["n"] == len(data.test) and rec["features"]["n_features"] == 5440
     assert rec["val"]["accuracy"] == max(g["val"] for g in rec["grid"])
 
@@ -161,7 +161,7 @@ def test_grid_records_failures_and_unavailable(root, teacher_dir, tmp_path):
     failed = cells[cells.init == "pretrained"].iloc[0]
     assert failed.status.startswith("failed: FinetuneError") and "layout='task'" in failed.status
     assert cells[cells.init == "kmer"].status.tolist() == ["ok"]
-    text = write_report(cells, unavailable, tmp_path / "g").read_text()
+    text = write_evaluation_report(cells, unavailable, tmp_path / "g").read_text()
     assert "## Failed cells" in text and "## Unavailable tasks" in text and "tf1" in text
     prints = json.loads((tmp_path / "g" / "fingerprints.json").read_text())   # the data of every successful cell
     assert list(prints) == ["H3/kmer/seed0"] and prints["H3/kmer/seed0"]["task"] == "H3"
@@ -189,7 +189,7 @@ def test_table_and_verdicts():
 def test_shared_prom_core_all(tmp_path):
     data_dir = shared_data("GUE", "prom", "prom_core_all").parents[2]
     data = load("prom_core_all", data_dir, max_train_samples=2000, seed=0)
-    floor = kmer_baseline(data, Cs=(1e-2, 1e-1), scalings=("maxabs",))
+    floor = kmer_floor(data, Cs=(1e-2, 1e-1), scalings=("maxabs",))
     assert floor["sizes"] == dict(train=2000, val=len(data.val), test=5920)
     assert 0.2 < floor["test"]["mcc"] < 0.9                                  # a real signal, not a perfect one
     rec = finetune(task="prom_core_all", data_dir=str(data_dir), max_train_samples=200, out_dir=str(tmp_path / "real"), **FAST)

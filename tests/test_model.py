@@ -294,11 +294,11 @@ def test_embed_alone_equals_batched_with_longer_sequences():
     rng = np.random.default_rng(0)
     target = "".join(rng.choice(list("ACGTN"), size=250))
     others = ["".join(rng.choice(list("ACGT"), size=n)) for n in (1000, 999, 513, 251, 17)]
-    alone = embed(model, [target], autocast=None, verbose=False)
-    batched = embed(model, others + [target], batch_size=3, autocast=None, verbose=False)
+    alone = embed(model, [target], precision="fp32", verbose=False)
+    batched = embed(model, others + [target], batch_size=3, precision="fp32", verbose=False)
     np.testing.assert_allclose(batched[-1], alone[0], rtol=1e-5, atol=1e-5)
-    cls_alone = embed(model, [target], pooling="cls", autocast=None, verbose=False)
-    cls_batched = embed(model, [target] + others, batch_size=6, pooling="cls", autocast=None, verbose=False)
+    cls_alone = embed(model, [target], pooling="cls", precision="fp32", verbose=False)
+    cls_batched = embed(model, [target] + others, batch_size=6, pooling="cls", precision="fp32", verbose=False)
     np.testing.assert_allclose(cls_batched[0], cls_alone[0], rtol=1e-5, atol=1e-5)
 
 
@@ -309,9 +309,9 @@ def test_embed_many_sequences_from_fasta_gz(tmp_path):
     seqs = ["".join(rng.choice(list("ACGT"), size=int(n))) for n in rng.integers(1, 129, size=2000)]
     with gzip.open(tmp_path / "s.fa.gz", "wt") as f:
         for i, s in enumerate(seqs): f.write(f">s{i} description\n{s}\n")
-    out = embed(model, tmp_path / "s.fa.gz", batch_size=256, autocast=None, verbose=False)
+    out = embed(model, tmp_path / "s.fa.gz", batch_size=256, precision="fp32", verbose=False)
     assert out.shape == (2000, 36) and out.dtype == np.float32 and np.isfinite(out).all()
-    np.testing.assert_allclose(out[:5], embed(model, seqs[:5], autocast=None, verbose=False), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out[:5], embed(model, seqs[:5], precision="fp32", verbose=False), rtol=1e-5, atol=1e-5)
 
 
 def test_classifier_mean_pooling_ignores_padding():

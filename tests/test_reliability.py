@@ -1,0 +1,187 @@
+"""Nothing lost, nothing silently wrong: each case below lost data, was accepted silently or gave an unclear error before
+run folders knew their kind and state, configs were typed in one place and CLI errors became one line."""
+import gzip, json, os, shutil, signal, stat, subprocess, sys, time, warnings
+from pathlib import Path
+import numpy as np, pytest, torch
+from conftest import DEMO_GENOME, ROOT
+from findna.config import ConfigError, resolve_device
+from findna.embeddings import EmbedConfig, embed_fasta
+from findna.finetuning import EvalConfig, FinetuneConfig, FinetuneError, finetune
+from findna.genome import Genome, GenomeError
+from findna.model import CheckpointError, FinDNA, FinDNAConfig, FinDNAError, embed
+from findna.runs import RunFolderError, read_metrics
+from findna.tasks import TaskError, load, write_synthetic_data
+from findna.trainer import PretrainConfig, load_checkpoint, pretrain
+
+TINY = dict(fasta=str(DEMO_GENOME), preset="tiny", batch_size=4, val_chroms="chr20_b", eval_batches=1, threads=1, precision="fp32",
+            log_every=1, eval_every=2, ckpt_every=2)
+FT = dict(task="prom_core_all", preset="tiny", epochs=1, batch_size=16, lr=3e-3, precision="fp32", verbose=False, threads=1)
+
+def run(tmp_path, name, **kw): return pretrain(PretrainConfig(**{**TINY, "out": str(tmp_path / name), **kw}), set(kw))
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory): return write_synthetic_data(tmp_path_factory.mktemp("data"))
+
+# ------------------------------------------------------------------------------------------- run folders
+def test_finished_pretraining_run_is_not_overwritten_even_without_checkpoints(tmp_path):
+    out = run(tmp_path, "done", steps=2)
+    before = (out / "teacher" / "model.safetensors").read_bytes()
+    shutil.rmtree(out / "checkpoints")                                   # the old guard looked only at checkpoints/last
+    for resume in (False, True):
+        with pytest.raises(RunFolderError, match="already holds a run: a finished pretrain run"): run(tmp_path, "done", steps=2, resume=resume)
+    assert (out / "teacher" / "model.safetensors").read_bytes() == before
+
+def test_pretraining_and_finetuning_do_not_share_a_folder(tmp_path, data_root):
+    out = run(tmp_path, "pre", steps=2)
+    metrics = (out / "metrics.jsonl").read_text()
+    with pytest.raises(RunFolderError, match="is a pretrain run folder; write this finetune run into another folder"):
+        finetune(**FT, data_dir=str(data_root), out_dir=str(out))
+    assert (out / "metrics.jsonl").read_text() == metrics
+    ft = finetune(**FT, data_dir=str(data_root), out_dir=str(tmp_path / "ft"))
+    with pytest.raises(RunFolderError, match="is a finetune run folder"): run(tmp_path, "ft", steps=2)
+    assert json.loads((tmp_path / "ft" / "results.json").read_text())["test"] == ft["test"]
+
+def test_out_that_is_a_file_or_a_foreign_folder(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RunFolderError, match="is a file; a run needs a folder"): run(tmp_path, "file", steps=2)
+    (tmp_path / "mine").mkdir(); (tmp_path / "mine" / "notes.txt").write_text("my notes")
+    with pytest.raises(RunFolderError, match="is not empty and holds no run.json"): run(tmp_path, "mine", steps=2)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "my notes"
+
+# ------------------------------------------------------------------------------------------- checked before any work
+@pytest.mark.parametrize("bad, match", [(dict(eval_batches=0), "eval_batches=0 must be >= 1"),
+                                        (dict(mask_ratio=0.0), r"mask_ratio=0.0 must be in \(0, 1\)"),
+                                        (dict(steps="abc"), "pretraining setting steps='abc': expected an integer"),
+                                        (dict(device="gpu"), "device='gpu': use auto"),
+                                        (dict(stepz=3), "did you mean 'steps'")])
+def test_bad_pretraining_settings_fail_before_work(tmp_path, bad, match):
+    with pytest.raises(ConfigError, match=match): PretrainConfig.from_dict({**TINY, "out": str(tmp_path / "r"), **bad})
+    assert not (tmp_path / "r").exists()
+
+def test_strings_are_converted_by_type_not_truthiness():
+    cfg = FinetuneConfig.from_parameters(dict(rc_tta="no", data_dir="x", epochs="3", lr="1e-3"))
+    assert (cfg.rc_tta, cfg.epochs, cfg.lr) == (False, 3, 1e-3)
+    assert PretrainConfig.from_dict(dict(strand_flip="false", prenorm="0")).strand_flip is False
+    with pytest.raises(FinetuneError, match="fine-tuning parameter epochs='abc': expected an integer or None"):
+        FinetuneConfig(epochs="abc")
+    with pytest.raises(FinetuneError, match="repeats a seed"): EvalConfig(seeds="0,0", inits="scratch")
+    assert FinetuneConfig(device="cuda:1").device == "cuda:1"            # the same device rules everywhere
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_cuda_asked_for_without_cuda():
+    with pytest.raises(ConfigError, match="torch sees no CUDA GPU here"): resolve_device("cuda")
+
+# ------------------------------------------------------------------------------------------- resume checks the data
+def test_resume_with_another_genome_of_the_same_layout_is_refused(tmp_path):
+    part = run(tmp_path, "part", steps=4, stop_after=2)
+    other = tmp_path / "other.fa"                                       # same contig names and lengths, other bases
+    text = DEMO_GENOME.read_text().splitlines()
+    other.write_text("\n".join(l if l.startswith(">") else l.translate(str.maketrans("ACGTacgt", "TGCAtgca")) for l in text) + "\n")
+    assert Genome(other).lengths == Genome(DEMO_GENOME).lengths
+    with pytest.raises(ConfigError, match="is not the one this run was started on"):
+        pretrain(PretrainConfig(**{**TINY, "out": str(part), "steps": 4, "fasta": str(other), "resume": True}), {"resume", "out", "fasta"})
+
+# ------------------------------------------------------------------------------------------- damaged files
+def test_truncated_checkpoint_falls_back_to_the_previous_one(tmp_path, capfd):
+    part = run(tmp_path, "part", steps=8, stop_after=4)
+    ckpts = sorted((part / "checkpoints").glob("step-*"))
+    assert [p.name for p in ckpts] == ["step-0000002", "step-0000004"]   # the last two are kept
+    (ckpts[-1] / "state.pt").write_bytes((ckpts[-1] / "state.pt").read_bytes()[:1000])
+    assert load_checkpoint(part)["step"] == 2
+    err = capfd.readouterr().err
+    assert "step-0000004/state.pt" in err and "could not be read; resuming from" in err
+    resumed = pretrain(PretrainConfig(**{**TINY, "out": str(part), "steps": 8, "resume": True}), {"resume", "out"})
+    assert load_checkpoint(resumed)["step"] == 8 and sorted(read_metrics(resumed).query("split == 'train'").step) == list(range(1, 9))
+
+def test_torn_last_metrics_line_is_dropped_with_a_note(tmp_path):
+    part = run(tmp_path, "part", steps=4, stop_after=2)
+    with open(part / "metrics.jsonl", "a") as f: f.write('{"step": 3, "split": "tr')
+    with pytest.warns(UserWarning, match="incomplete last record"):
+        resumed = pretrain(PretrainConfig(**{**TINY, "out": str(part), "steps": 4, "resume": True}), {"resume", "out"})
+    assert sorted(read_metrics(resumed).query("split == 'train'").step) == [1, 2, 3, 4]
+
+def test_truncated_safetensors_names_the_file(tmp_path):
+    path = FinDNA(FinDNAConfig.preset("tiny")).save_pretrained(tmp_path / "m")
+    w = path / "model.safetensors"; w.write_bytes(w.read_bytes()[:200])
+    with pytest.raises((CheckpointError, FinDNAError), match=str(w.name)): FinDNA.from_pretrained(path)
+
+# ------------------------------------------------------------------------------------------- honest reports
+def test_single_class_test_split_is_noted_and_a_single_class_train_split_refused(tmp_path):
+    root = tmp_path / "mine"; root.mkdir()
+    rng = np.random.default_rng(0)
+    seq = lambda: "".join(rng.choice(list("ACGT"), 40))
+    for split, labels in (("train", [0, 1] * 20), ("dev", [0, 1] * 5), ("test", [1] * 10)):
+        (root / f"{split}.csv").write_text("sequence,label\n" + "".join(f"{seq()},{l}\n" for l in labels))
+    data = load(str(root))
+    assert any("the test split holds a single class" in n for n in data.notes)
+    (root / "train.csv").write_text("sequence,label\n" + "".join(f"{seq()},1\n" for _ in range(20)))
+    with pytest.raises(TaskError, match="the training split holds a single class"): load(str(root))
+
+def test_genomic_benchmarks_files_with_another_extension_are_an_error(tmp_path):
+    root = write_synthetic_data(tmp_path / "data")
+    (root / "genomic_benchmarks/human_ensembl_regulatory/train/ocr/17.seq").write_text("ACGT")
+    with pytest.raises(TaskError, match=r"ocr holds 1 file\(s\) that are not <id>.txt \(e.g. '17.seq'\)"): load("human_ensembl_regulatory", root)
+
+# ------------------------------------------------------------------------------------------- errors a person can act on
+def test_embed_errors_name_the_users_index_and_the_fasta_record_and_line(tmp_path):
+    model = FinDNA(FinDNAConfig.preset("tiny"))
+    with pytest.raises(FinDNAError, match=r"sequence #2 \(0-based, in the order given\): invalid DNA character 'X'"):
+        embed(model, ["ACGT" * 10, "AC", "ACXT"], verbose=False)       # the longest first would make it '#2' of another order
+    with pytest.raises(FinDNAError, match=r"sequence #1 \(0-based, in the order given\) is NoneType"): embed(model, ["ACGT", None], verbose=False)
+    fa = tmp_path / "q.fa"; fa.write_text(">first\nACGT\n>second\nACGT\nACQT\n")
+    with pytest.raises(FinDNAError, match=r"record #1 'second'.*q.fa line 5"): embed(model, fa, verbose=False)
+
+CLI = [sys.executable, "-m", "findna.trainer", "--fasta", str(DEMO_GENOME), "--preset", "tiny", "--threads", "1"]
+
+def test_cli_errors_are_one_line_and_debug_shows_the_traceback(tmp_path):
+    done = subprocess.run(CLI + ["--steps", "0", "--out", str(tmp_path / "r")], capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[0] == "findna-pretrain: error: steps, batch_size and grad_accum must be > 0"
+    done = subprocess.run(CLI + ["--steps", "0", "--debug"], capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" in done.stderr
+    (tmp_path / "f").write_text("x")
+    done = subprocess.run(CLI + ["--steps", "2", "--out", str(tmp_path / "f")], capture_output=True, text=True)
+    assert done.returncode == 2 and "is a file; a run needs a folder" in done.stderr and "Traceback" not in done.stderr
+    done = subprocess.run([sys.executable, "-m", "findna.trainer", "--device", "gpu"], capture_output=True, text=True)
+    assert done.returncode == 2 and "device='gpu': use auto (CUDA if available, else CPU) | cpu | cuda | cuda:N" in done.stderr
+
+def test_torchrun_failure_names_rank_zeros_error(tmp_path):
+    from findna.trainer import launch
+    cfg = PretrainConfig(**{**TINY, "fasta": str(tmp_path / "missing.fa"), "out": str(tmp_path / "ddp"), "steps": 2})
+    with pytest.raises(RuntimeError, match="rank 0 said: genome FASTA not found"): launch(cfg, 2)
+
+# ------------------------------------------------------------------------------------------- data folders stay untouched
+@pytest.mark.skipif(os.geteuid() != 0, reason="the case is about root, for whom os.access says every folder is writable")
+def test_index_of_a_fasta_in_a_mode_read_only_folder_goes_to_the_cache(tmp_path):
+    ro = tmp_path / "ro"; ro.mkdir()
+    shutil.copy(DEMO_GENOME, ro / "g.fa")
+    ro.chmod(0o555)
+    try:
+        with pytest.raises(GenomeError, match="no .fai index and its folder is read-only; pass cache_dir"): Genome(ro / "g.fa")
+        g = Genome(ro / "g.fa", cache_dir=tmp_path / "cache")
+        assert g.fetch(g.chroms[0], 0, 10) and sorted(p.name for p in ro.iterdir()) == ["g.fa"]
+        assert (tmp_path / "cache" / "g.fa.fai").is_file()
+    finally: ro.chmod(0o755)
+
+# ------------------------------------------------------------------------------------------- kill a fine-tuning run
+KILL_FT = r'''
+import sys, findna.finetuning as F
+real = F.append_jsonl
+def die_after_first_eval(path, rec):
+    real(path, rec)
+    import os; os.kill(os.getpid(), 9)
+F.append_jsonl = die_after_first_eval
+F.main(sys.argv[1:])
+'''
+
+def test_sigkill_during_finetuning_then_rerun_equals_an_uninterrupted_run(tmp_path, data_root):
+    args = ["--task", "prom_core_all", "--data-dir", str(data_root), "--preset", "tiny", "--epochs", "2", "--batch-size", "16",
+            "--lr", "3e-3", "--precision", "fp32", "--threads", "1", "--no-verbose"]
+    done = subprocess.run([sys.executable, "-c", KILL_FT, *args, "--out-dir", str(tmp_path / "killed")], capture_output=True, text=True)
+    assert done.returncode == -signal.SIGKILL and not (tmp_path / "killed" / "results.json").exists()
+    again = subprocess.run([sys.executable, "-m", "findna.finetuning", *args, "--out-dir", str(tmp_path / "killed")], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-2000:]
+    whole = subprocess.run([sys.executable, "-m", "findna.finetuning", *args, "--out-dir", str(tmp_path / "whole")], capture_output=True, text=True)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    a, b = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("killed", "whole"))
+    assert a["test"] == b["test"] and a["val"] == b["val"] and a["steps"] == b["steps"]   # the rerun restarts the cell from scratch

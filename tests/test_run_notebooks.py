@@ -1,0 +1,97 @@
+"""The run notebooks 09-12 end to end under papermill, as a user runs them from the repository root (their defaults also run
+under nbdev_test): each refuses a misspelt parameter and converts strings by type; 10_finetune with a data root and a
+pretrained folder, and on a folder of your own; 11_evaluate twice (finished cells are not rerun); 12_embeddings writes its
+report once."""
+import json
+from pathlib import Path
+import pytest
+papermill = pytest.importorskip("papermill")
+from conftest import ROOT
+from findna.model import FinDNA, FinDNAConfig
+from findna.tasks import write_synthetic_data
+
+NBS = ROOT / "nbs"
+
+def execute(name, out_nb, **parameters):
+    return papermill.execute_notebook(str(NBS / name), str(out_nb), parameters=parameters, kernel_name="python3",
+                                      cwd=str(ROOT), progress_bar=False, log_output=False)
+
+def test_parameters_cells_survive_clean():
+    for name in ("09_pretrain.ipynb", "10_finetune.ipynb", "11_evaluate.ipynb", "12_embeddings.ipynb"):
+        cells = json.loads((NBS / name).read_text())["cells"]
+        assert sum(c.get("metadata", {}).get("tags") == ["parameters"] for c in cells) == 1, name
+        assert len(papermill.inspect_notebook(str(NBS / name))) > 20          # every parameter line parses
+
+def test_finetune_with_data_root_and_pretrained(tmp_path):
+    root = write_synthetic_data(tmp_path / "data")
+    teacher = FinDNA(FinDNAConfig.preset("tiny"), seed=0).save_pretrained(tmp_path / "pre" / "teacher", role="teacher")
+    execute("10_finetune.ipynb", tmp_path / "out.ipynb", task="prom_core_all", data_dir=str(root),
+            pretrained=str(teacher.parent), seed=1, epochs=1, batch_size=32, precision="fp32", out_dir=str(tmp_path / "run"))
+    rec = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert (rec["seed"], rec["init"]["kind"], rec["init"]["role"]) == (1, "pretrained", "teacher")
+    assert rec["hyperparameters"]["lr"] == 5e-4 and rec["hyperparameters"]["source"]["lr"] == "reference"   # not the smoke lr
+    for f in ("curves.png", "confusion.png", "metrics.jsonl", "best/model.safetensors"): assert (tmp_path / "run" / f).is_file()
+    assert not list(NBS.glob("*.png")) and not (NBS / "run").exists()         # nothing written into nbs/
+
+def test_finetune_rejects_unknown_parameter(tmp_path):
+    with pytest.raises(papermill.PapermillExecutionError, match=r"unknown parameter\(s\) \['epoch'\]"):
+        execute("10_finetune.ipynb", tmp_path / "out.ipynb", epoch=3, out_dir=str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+
+def test_evaluate_then_resume(tmp_path):
+    root = write_synthetic_data(tmp_path / "data")
+    teacher = FinDNA(FinDNAConfig.preset("tiny"), seed=0).save_pretrained(tmp_path / "pre" / "teacher", role="teacher")
+    out, params = tmp_path / "grid", dict(data_dir=str(root), tasks="prom_core_all,tf1", seeds="0,1", pretrained=str(teacher.parent),
+                                          epochs=1, batch_size=16, precision="fp32")
+    execute("11_evaluate.ipynb", tmp_path / "out.ipynb", out_dir=str(out), **params)
+    text = (out / "results.md").read_text()
+    assert "| prom_core_all |" in text and "k-mer floor" in text and "## Unavailable tasks" in text and "tf1" in text
+    for f in ("results.csv", "results.png", "cells.csv"): assert (out / f).is_file()
+    cells = sorted(out.glob("cells/*/*/seed*/results.json"))
+    assert [str(p.relative_to(out / "cells")) for p in cells] == [
+        f"prom_core_all/{i}/seed{s}/results.json" for i in ("kmer", "pretrained", "scratch") for s in (0, 1)]
+    before = {p: p.stat().st_mtime_ns for p in cells}
+    execute("11_evaluate.ipynb", tmp_path / "again.ipynb", out_dir=str(out), **params)
+    assert {p: p.stat().st_mtime_ns for p in cells} == before                  # finished cells are not rerun
+
+# ------------------------------------------------------------------------------------------- every run notebook, 09-12
+@pytest.mark.parametrize("name, typo", [("09_pretrain.ipynb", "step"), ("10_finetune.ipynb", "epoch"),
+                                        ("11_evaluate.ipynb", "seed"), ("12_embeddings.ipynb", "n_per_splits")])
+def test_every_run_notebook_refuses_unknown_parameters(tmp_path, name, typo):
+    with pytest.raises(papermill.PapermillExecutionError, match=rf"unknown parameter\(s\) \['{typo}'\]"):
+        execute(name, tmp_path / "out.ipynb", **{typo: 3})
+
+def test_pretrain_notebook_types_its_parameters(tmp_path):
+    execute("09_pretrain.ipynb", tmp_path / "out.ipynb", prenorm="no", steps="4", out=str(tmp_path / "run"))
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["prenorm"] is False and cfg["steps"] == 4 and cfg["resolved"]["model"]["prenorm"] is False
+    assert (tmp_path / "run" / "teacher" / "model.safetensors").is_file()
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["state"] == "finished"
+
+def test_finetune_notebook_on_your_own_folder_with_typed_flags(tmp_path):
+    import numpy as np
+    rng, folder = np.random.default_rng(0), tmp_path / "mine"
+    folder.mkdir()
+    for split, n in (("train", 60), ("dev", 20), ("test", 20)):
+        rows = [("".join(rng.choice(list("ACGT"), 30)) + ("GGGGGG" if i % 2 else "TTTTTT"), i % 2) for i in range(n)]
+        (folder / f"{split}.csv").write_text("sequence,label\n" + "".join(f"{s},{y}\n" for s, y in rows))
+    execute("10_finetune.ipynb", tmp_path / "out.ipynb", task=str(folder), metric="mcc", rc_tta="no",
+            preset="tiny", epochs=2, batch_size=16, lr=3e-3, precision="fp32", out_dir=str(tmp_path / "run"))
+    rec = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert (rec["task"], rec["metric"], rec["benchmark"], rec["rc_tta"]) == ("mine", "mcc", "user", False)
+    assert rec["sizes"]["test"] == 20                                            # the whole test split
+
+def test_evaluate_notebook_refuses_repeated_seeds(tmp_path):
+    with pytest.raises(papermill.PapermillExecutionError, match="repeats a seed"):
+        execute("11_evaluate.ipynb", tmp_path / "out.ipynb", seeds="0,0", inits="scratch")
+
+def test_embeddings_notebook_writes_its_report(tmp_path):
+    execute("12_embeddings.ipynb", tmp_path / "out.ipynb", tasks="prom_core_all", n_per_split=20, n_windows=20, n_boot=20,
+            precision="fp32", out_dir=str(tmp_path / "emb"))
+    out = tmp_path / "emb"
+    for f in ("probes.csv", "comparisons.csv", "reading.md", "summary.json", "umap_prom_core_all_mean.png", "population_mean.png"):
+        assert (out / f).is_file(), f
+    assert json.loads((out / "run.json").read_text())["kind"] == "embeddings"
+    with pytest.raises(papermill.PapermillExecutionError, match="finished embeddings run"):   # never overwritten by another run
+        execute("12_embeddings.ipynb", tmp_path / "again.ipynb", tasks="prom_core_all", n_per_split=20, n_windows=0,
+                precision="fp32", out_dir=str(out))
