@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.findna-installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: install test check-sync nbtest pytest demo bench clean-runs
+.PHONY: install test check-sync nbtest pytest demo bench clean-runs lab docs
 
 $(STAMP): requirements.txt setup.py settings.ini
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,26 @@ demo: $(STAMP)
 	$(BIN)/findna-pretrain --preset small --steps 100 --batch-size 8 --lr 2e-3 --warmup-frac 0.1 --teacher-momentum 0.97 \
 	    --val-chroms chr20_b --log-every 10 --eval-every 50 --eval-batches 4 --ckpt-every 50 --out $(DEMO_OUT)
 	@echo; echo "demo run folder: $(DEMO_OUT)"; ls $(DEMO_OUT) $(DEMO_OUT)/plots $(DEMO_OUT)/teacher
+
+## JupyterLab on the notebooks, from the project's venv; notebooks are cleaned on save (.jupyter/jupyter_server_config.py).
+## As root (containers) --allow-root is added; on a remote machine: make lab LAB_FLAGS="--no-browser --ip=0.0.0.0".
+LAB_PORT  ?= 8888
+LAB_FLAGS ?=
+lab: $(STAMP)
+	JUPYTER_CONFIG_DIR="$(CURDIR)/.jupyter" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab \
+	    --ServerApp.root_dir="$(CURDIR)" --port=$(LAB_PORT) $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(LAB_FLAGS)
+
+## The documentation site: every notebook executed (figures included) and rendered by MkDocs into _site/ (a few minutes;
+## not part of `make test`). MkDocs lives in its own .venv-docs (requirements-docs.txt explains why not nbdev's site).
+DOCS_VENV := .venv-docs
+$(DOCS_VENV)/.installed: requirements-docs.txt
+	@test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install --quiet -r requirements-docs.txt
+	@touch $@
+docs: $(STAMP) $(DOCS_VENV)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python docs/build_site.py _docs_src
+	$(DOCS_VENV)/bin/mkdocs build --clean -f mkdocs.yml
+	@echo; echo "documentation site: $(CURDIR)/_site/index.html"
 
 ## Benchmarks (not tests): tables of measured ratios; run on an idle machine.
 bench: $(STAMP)

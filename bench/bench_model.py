@@ -42,23 +42,6 @@ def _status_kb(field: str) -> int:
     return -1
 
 
-def naive_chordmixer(E, g, H, n_layers, blocks):
-    "A ChordMixer written the reference's way (SwanDNA.py): per-group torch.roll in a Python loop, then cat."
-    import torch, torch.nn as nn
-
-    class Layer(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc1, self.act, self.fc2 = nn.Linear(E, H), nn.GELU(), nn.Linear(H, E)
-        def forward(self, x):
-            m = self.fc2(self.act(self.fc1(x)))
-            y = torch.split(m, g, dim=-1)
-            z = [y[0]] + [torch.roll(y[i], shifts=-2 ** (i - 1), dims=1) for i in range(1, len(y))]
-            return x + torch.cat(z, -1)
-
-    return nn.Sequential(*[Layer() for _ in range(n_layers * blocks)])
-
-
 def transformer(E, n_layers):
     import torch.nn as nn
     layer = nn.TransformerEncoderLayer(E, N_HEADS, dim_feedforward=4 * E, dropout=0.0, activation="gelu",
@@ -105,6 +88,7 @@ def _model_worker(spec):
         model = ChordMixer(E, g, H, n_layers, blocks, fused=spec["impl"] == "ours")
         flops_per_token = 12 * E * H * n_layers * blocks                  # 2 matmuls x 2EH, x3 for fwd+bwd
     elif spec["impl"] == "naive":
+        sys.path.insert(0, str(ROOT / "tests")); from reference_swandna import naive_chordmixer   # the one reference copy
         model = naive_chordmixer(E, g, H, n_layers, blocks)
         flops_per_token = 12 * E * H * n_layers * blocks
     else:

@@ -27,7 +27,7 @@ class TaskError(UserError):
 # %% ../nbs/07_tasks.ipynb #24b73f9e
 @dataclass(frozen=True)
 class ReferenceSettings(Config):
-    "Fine-tuning settings of the public FinDNA config for one task (`reference-notes.md` §5)."
+    "Fine-tuning settings of the public FinDNA config for one task (`docs/task-settings.md` §2)."
     _owner, _error = "reference setting", TaskError
     length:int              # L the config uses; layers per block = ceil(log2 L)
     blocks:int              # ChordMixer blocks
@@ -74,7 +74,7 @@ class TaskSpec(Config):
                           (self.length is None or self.length >= 1, f"task {self.name}: length={self.length} must be >= 1")]
 
 # %% ../nbs/07_tasks.ipynb #f259fc21
-_R = ReferenceSettings  # argument order = the columns of reference-notes §5: L, blocks, g, mlp/layer dropout, batch, lr, epochs, warm-up, wd
+_R = ReferenceSettings  # argument order = the columns of docs/task-settings.md §2: L, blocks, g, mlp/layer dropout, batch, lr, epochs, warm-up, wd
 GB_CONTEXT = ("HyenaDNA", "CNN")    # GenomicBenchmarks maintainers' table, top-1 accuracy %
 GB_PROTOCOL = "official train/test; val = a seeded stratified `val_fraction` of train (GB has no dev split)"
 _GB = [  # name, classes, length, fixed length?, reference settings, (HyenaDNA, CNN), description
@@ -601,7 +601,7 @@ def _check_options(train_split, val, val_fraction, max_train_samples, length, ma
         raise TaskError(f"train_split={train_split!r}: use 'train', or 'dev' for tasks without a train split; never 'test'")
     if val not in ("auto", "dev", "train"):
         raise TaskError(f"val={val!r}: use 'auto', 'dev' or 'train'. Validation is never the test set: selecting a model "
-                        "or a setting on test inflates the test score (reference-notes §4, defect 6)")
+                        "or a setting on test inflates the test score (docs/reference-deviations.md, defect 6)")
     if not 0 < val_fraction < 1: raise TaskError(f"val_fraction={val_fraction} must be in (0, 1)")
     if max_train_samples is not None and max_train_samples < 1: raise TaskError(f"max_train_samples={max_train_samples} must be >= 1 or None")
     if max_val_samples is not None and max_val_samples < 1: raise TaskError(f"max_val_samples={max_val_samples} must be >= 1 or None")

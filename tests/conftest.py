@@ -13,3 +13,11 @@ def shared_data(*parts) -> Path:
         pytest.skip(f"needs {path} (the project's shared real data, beside the repository); "
                     "a fresh clone does not have it")
     return path
+
+
+def random_one_hot(B:int, L:int, seed:int):
+    "A seeded random (B, L, 5) one-hot batch (A C G T N)."
+    import torch
+    from findna.alphabet import one_hot
+    g = torch.Generator().manual_seed(seed)
+    return one_hot(torch.randint(0, 5, (B, L), generator=g))

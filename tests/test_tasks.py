@@ -51,7 +51,7 @@ def test_gue_folders_and_aliases():
     assert get_task("tf/0").name == "tf0" and get_task("human_tf_4").name == "tf4" and get_task("EMP/H4").name == "H4"
 
 def test_reference_settings_transcribed():
-    "Spot checks against reference-notes.md §5, one per row kind (columns L, blocks, g, dropout, batch, lr, epochs, warm-up, wd)."
+    "Spot checks against docs/task-settings.md §2, one per row kind (columns L, blocks, g, dropout, batch, lr, epochs, warm-up, wd)."
     R = ReferenceSettings
     assert TASKS["demo_coding_vs_intergenomic_seqs"].reference == R(200, 2, 38, .2, .1, 1024, 5e-4, 30, .3, .1)
     assert TASKS["human_ocr_ensembl"].reference == R(593, 2, 30, .3, .3, 256, 3e-4, 50, .3, .1)
