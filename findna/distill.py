@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 # %% auto #0
-__all__ = ['N_BASES', 'mlm_loss', 'mlm_accuracy', 'majority_rate', 'distillation_loss', 'is_distributed', 'DistillationLoss',
-           'teacher_entropy', 'collapse_stats', 'collapse_floor', 'collapse_verdict', 'cosine_schedule',
-           'temperature_schedule', 'unwrap', 'TeacherEMA']
+__all__ = ['N_BASES', 'TEACHER_TARGETS', 'mlm_loss', 'mlm_accuracy', 'majority_rate', 'distillation_loss', 'is_distributed',
+           'sinkhorn_knopp', 'DistillationLoss', 'teacher_entropy', 'collapse_stats', 'collapse_floor',
+           'collapse_verdict', 'cosine_schedule', 'temperature_schedule', 'unwrap', 'TeacherEMA']
 
 # %% ../nbs/05_distill.ipynb #2ab7fe7b
 N_BASES = 4                           # A C G T: the only MLM targets (N is never masked as a target)
@@ -55,16 +55,41 @@ def is_distributed() -> bool:
     "True when a torch.distributed process group is initialised."
     return dist.is_available() and dist.is_initialized()
 
+@torch.no_grad()
+def sinkhorn_knopp(teacher_cls:Tensor,   # (B, K, D) teacher logits on the CLS tokens
+                   tau_t:float,           # teacher temperature
+                   n_iters:int=3,
+                  )->Tensor:              # (B, K, D) targets: each a distribution, the D prototypes equally used over the batch
+    "Teacher targets by Sinkhorn-Knopp (SwAV, DINOv2): sharpened like the softmax, but balanced over prototypes (all-reduced under DDP)."
+    D = teacher_cls.shape[-1]
+    logits = teacher_cls.float().reshape(-1, D)                                # (N, D)
+    Q = torch.exp((logits - logits.max(-1, keepdim=True).values) / tau_t).t()  # (D, N); a per-sample factor cancels below
+    n = torch.tensor([Q.shape[1]], dtype=torch.float32, device=Q.device)
+    total = Q.sum()
+    if is_distributed(): dist.all_reduce(n); dist.all_reduce(total)
+    Q /= total
+    for _ in range(n_iters):
+        rows = Q.sum(1, keepdim=True)
+        if is_distributed(): dist.all_reduce(rows)
+        Q /= rows.clamp_min(1e-30) * D                                        # every prototype: 1/D of the mass
+        Q /= Q.sum(0, keepdim=True) * n                                       # every sample: 1/N of the mass
+    return (Q * n).t().reshape(teacher_cls.shape)
+
+TEACHER_TARGETS = ("center", "sinkhorn")
+
 class DistillationLoss(nn.Module):
     "The distillation loss with its running centre (a buffer); `update_center` after each step."
-    def __init__(self, out_dim:int, tau_s:float=0.1, center_momentum:float=0.9):
+    def __init__(self, out_dim:int, tau_s:float=0.1, center_momentum:float=0.9, targets:str="center"):
         super().__init__()
-        self.tau_s, self.center_momentum = tau_s, center_momentum
-        self.register_buffer("center", torch.zeros(1, out_dim))
+        if targets not in TEACHER_TARGETS: raise ValueError(f"targets={targets!r}: use {' or '.join(TEACHER_TARGETS)}")
+        self.tau_s, self.center_momentum, self.targets = tau_s, center_momentum, targets
+        self.register_buffer("center", torch.zeros(1, out_dim))   # also kept under sinkhorn: the collapse monitor reads it
 
     def forward(self, student_cls:Tensor, teacher_cls:Tensor, tau_t:float) -> Tensor:
         "Loss of `student_cls` against `teacher_cls` (B, K, D) at teacher temperature `tau_t`."
-        return distillation_loss(student_cls, teacher_cls, self.center, self.tau_s, tau_t)
+        if self.targets == "center": return distillation_loss(student_cls, teacher_cls, self.center, self.tau_s, tau_t)
+        q = sinkhorn_knopp(teacher_cls, tau_t)
+        return -(q * F.log_softmax(student_cls.float() / self.tau_s, dim=-1)).sum(-1).mean()
 
     @torch.no_grad()
     def update_center(self, teacher_cls:Tensor):

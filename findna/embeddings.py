@@ -32,7 +32,7 @@ __all__ = ['MODEL_NAMES', 'RANDOM_SEED_OFFSET', 'POOLINGS', 'SPLITS', 'PROBE_CS'
            'probe_table', 'compare_to_random', 'umap_2d', 'plot_umap_panels', 'window_properties', 'heldout_intervals',
            'population_genome', 'default_window', 'population_windows', 'population_table', 'plot_population',
            'write_reading', 'EmbeddingsConfig', 'write_embeddings_report', 'EmbeddingsRun', 'run_embeddings',
-           'EmbedConfig', 'embed_fasta', 'main']
+           'EmbedConfig', 'embed_fasta', 'embed_cli']
 
 # %% ../nbs/07b_embeddings.ipynb #9fe7dae9
 class EmbeddingError(UserError):
@@ -659,7 +659,7 @@ def embed_fasta(cfg:EmbedConfig) -> Path:
     tmp.write_text("".join(f"{n}\n" for n in names)); os.replace(tmp, ids)
     return out
 
-def main(argv:list[str]|None=None) -> None:
+def embed_cli(argv:list[str]|None=None) -> None:
     "Command-line entry point `findna-embed`: one flag per `EmbedConfig` field."
     argv = sys.argv[1:] if argv is None else list(argv)
     with cli_errors("findna-embed", debug="--debug" in argv):
@@ -668,4 +668,4 @@ def main(argv:list[str]|None=None) -> None:
         out = embed_fasta(cfg)
     print(f"{out}: {np.load(out, mmap_mode='r').shape} float32 embeddings ({cfg.pooling} pooling); record names in {cfg.out[:-4]}.ids.txt")
 
-if __name__ == "__main__" and Path(sys.argv[0]).name == "embeddings.py": main()
+if __name__ == "__main__" and Path(sys.argv[0]).name == "embeddings.py": embed_cli()

@@ -36,7 +36,7 @@ __all__ = ['KMER_CS', 'HYPERPARAMETERS', 'GENERIC_SETTINGS', 'RESULTS_NAME', 'IN
            'resolve_pretrained', 'scratch_architecture', 'build_classifier', 'finetune_precision', 'predict',
            'plot_curves', 'plot_confusion', 'finetune', 'results_record', 'EvalConfig', 'GridPlan', 'plan_grid',
            'kmer_cell', 'evaluate_grid', 'aggregate_results', 'compare_arms', 'results_table', 'plot_results',
-           'verdicts', 'write_evaluation_report', 'main']
+           'verdicts', 'write_evaluation_report', 'finetune_cli']
 
 # %% ../nbs/08_finetuning.ipynb #73323058
 class FinetuneError(UserError):
@@ -550,7 +550,7 @@ def finetune(cfg:FinetuneConfig|dict|None=None, # the configuration (or a dict o
 
 # %% ../nbs/08_finetuning.ipynb #c8481b98
 def results_record(cfg, data, hp, init, notes, model, fit, test, precision, device, seconds) -> dict:
-    "The results record of a finished run (JSON-ready)."
+    "The `results.json` schema of a finished fine-tuning run: what ran (task, benchmark, metric, seed, init, mode, layout, architecture, hyperparameters, config), what it scored (steps, best, val, test on the whole split, rc_tta), on what (protocol, fingerprint, classes, sizes, notes) and how (precision, device, wall_time_s, findna_version)."
     if data.protocol != "official": notes = notes + [f"protocol {data.protocol!r}: not comparable to published numbers"]
     n_params = sum(p.numel() for p in model.parameters())
     return dict(task=data.spec.name, benchmark=data.spec.benchmark, metric=data.spec.metric, seed=cfg.seed,
@@ -834,7 +834,7 @@ def write_evaluation_report(cells:pd.DataFrame, unavailable:pd.DataFrame, out_di
     return out / "results.md"
 
 # %% ../nbs/08_finetuning.ipynb #f1c11a01
-def main(argv:list[str]|None=None) -> None:
+def finetune_cli(argv:list[str]|None=None) -> None:
     "Command-line entry point `findna-finetune`: one flag per `FinetuneConfig` field; prints the test score and the run folder."
     argv = sys.argv[1:] if argv is None else list(argv)
     with cli_errors("findna-finetune", debug="--debug" in argv):
@@ -846,4 +846,4 @@ def main(argv:list[str]|None=None) -> None:
     print(f"{rec['task']}: test {m} {rec['test'][m]:.4f} (val {rec['val'][m]:.4f}, best step {rec['best']['step']}, "
           f"{rec['sizes']['train']} training sequences); run folder: {rec['config']['out_dir']}")
 
-if __name__ == "__main__" and Path(sys.argv[0]).name == "finetuning.py": main()
+if __name__ == "__main__" and Path(sys.argv[0]).name == "finetuning.py": finetune_cli()

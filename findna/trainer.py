@@ -32,7 +32,7 @@ __all__ = ['RECIPES', 'RESUMABLE_CHANGES', 'PretrainConfig', 'config_parser', 'p
            'data_split', 'data_fingerprint', 'check_same_data', 'seeded_generator', 'TrainState', 'NonFiniteLossError',
            'model_config', 'build_state', 'restore', 'train_step', 'evaluate', 'save_checkpoint', 'load_checkpoint',
            'plot_losses', 'plot_accuracy', 'plot_schedules', 'plot_collapse', 'plot_gradients', 'write_plots',
-           'run_summary', 'resume_config', 'pretrain', 'main', 'launch']
+           'run_summary', 'resume_config', 'pretrain', 'pretrain_cli', 'launch']
 
 # %% ../nbs/06_trainer.ipynb #eeca5a06
 RECIPES = dict(
@@ -40,7 +40,7 @@ RECIPES = dict(
     # BCE over 5 channels, both losses at weight 1, no LayerNorm, a constant teacher temperature.
     reference=dict(head="shared", out_dim=0, mlm_kind="bce", w_mlm=1.0, w_distill=1.0, prenorm=False,
                    tau_t=0.04, tau_t_warmup=0.04, tau_t_warmup_frac=0.0, freeze_last_layer_frac=0.0,
-                   dino_hidden_dim=0, dino_bottleneck_dim=0, dino_batch_norm=False, same_strand=False),
+                   dino_hidden_dim=0, dino_bottleneck_dim=0, dino_batch_norm=False, same_strand=False, teacher_targets="center"),
     # findna's default (06_trainer explains each choice; results/recipe-ablation measures them): a DINO projection
     # head with K = 256 prototypes and batch-normalised hidden features, the last layer frozen for the first 5 %,
     # cross-entropy over the four bases, pre-LayerNorm, the distillation term at a weight (0.1) that leaves MLM its
@@ -48,7 +48,7 @@ RECIPES = dict(
     # teacher drifted to uniform on chr20 within 150 steps.
     findna=dict(head="dino", out_dim=256, mlm_kind="ce", w_mlm=1.0, w_distill=0.1, prenorm=True,
                 tau_t=0.02, tau_t_warmup=0.02, tau_t_warmup_frac=0.0, freeze_last_layer_frac=0.05,
-                dino_hidden_dim=0, dino_bottleneck_dim=0, dino_batch_norm=True, same_strand=True),
+                dino_hidden_dim=0, dino_bottleneck_dim=0, dino_batch_norm=True, same_strand=True, teacher_targets="center"),
 )
 
 @dataclass
@@ -96,6 +96,7 @@ class PretrainConfig(Config):
     tau_t_warmup: float|None = setting(None, "teacher temperature at step 0 (reference: constant 0.04; DINO warms 0.04 -> 0.07)")
     tau_t_warmup_frac: float|None = setting(None, "share of the steps over which the teacher temperature warms up")
     freeze_last_layer_frac: float|None = setting(None, "share of the first steps in which the dino head's last layer is frozen (DINO)")
+    teacher_targets: str|None = setting(None, "center (DINO: centred, sharpened softmax) | sinkhorn (DINOv2: Sinkhorn-Knopp, prototypes used equally over the batch)")
     center_momentum: float = setting(0.9, "EMA momentum of the teacher-output centre")
     teacher_momentum: float = setting(0.996, "teacher EMA momentum at step 0 (cosine to 1.0 at the end)")
     # optimisation
@@ -139,6 +140,7 @@ class PretrainConfig(Config):
                 device_rule(self.device),
                 (self.mlm_kind in ("bce", "ce"), f"mlm_kind={self.mlm_kind!r}: use ce or bce"),
                 (self.head in ("", "shared", "dino"), f"head={self.head!r}: use shared or dino"),
+                (self.teacher_targets in ("center", "sinkhorn"), f"teacher_targets={self.teacher_targets!r}: use center or sinkhorn"),
                 (self.steps > 0 and self.batch_size > 0 and self.grad_accum > 0, "steps, batch_size and grad_accum must be > 0"),
                 (0 <= self.warmup_frac < 1, f"warmup_frac={self.warmup_frac} must be in [0, 1)"),
                 (0 <= self.tau_t_warmup_frac < 1, f"tau_t_warmup_frac={self.tau_t_warmup_frac} must be in [0, 1)"),
@@ -289,7 +291,7 @@ def build_state(cfg:PretrainConfig, d:Dist) -> TrainState:
     torch.manual_seed(cfg.seed)                                           # identical initial weights on every rank
     student = FinDNA(model_config(cfg)).to(d.device)
     teacher = make_teacher(student)
-    loss_fn = DistillationLoss(student.config.out_dim, cfg.tau_s, cfg.center_momentum).to(d.device)
+    loss_fn = DistillationLoss(student.config.out_dim, cfg.tau_s, cfg.center_momentum, cfg.teacher_targets).to(d.device)
     params = [p for p in student.parameters() if p.requires_grad]
     groups = [dict(params=[p for p in params if p.dim() >= 2], weight_decay=cfg.weight_decay),
               dict(params=[p for p in params if p.dim() < 2], weight_decay=0.0)]
@@ -605,16 +607,16 @@ def pretrain(cfg:PretrainConfig, given:set[str]=frozenset()) -> Path:
     return run_dir
 
 # %% ../nbs/06_trainer.ipynb #bb233d16
-def main(argv:list[str]|None=None) -> None:
+def pretrain_cli(argv:list[str]|None=None) -> None:
     "Command-line entry point (`findna-pretrain`, `python -m findna.trainer`): parse flags, `pretrain`, say where the run is."
     argv = sys.argv[1:] if argv is None else list(argv)
     prog = f"findna-pretrain[rank {os.environ['RANK']}]" if "RANK" in os.environ else "findna-pretrain"   # under torchrun: say which
     with cli_errors(prog, debug="--debug" in argv):                         # expected errors: one line, exit 2
         cfg, given = parse_args(argv)
-        run_dir = pretrain(cfg, given)            # returns None: a console script exits with main()'s return value
+        run_dir = pretrain(cfg, given)            # returns None: a console script exits with pretrain_cli()'s return value
     if int(os.environ.get("RANK", 0)) == 0: print(f"\n{run_summary(run_dir)}\nrun folder: {run_dir}")
 
-if __name__ == "__main__" and Path(sys.argv[0]).name == "trainer.py": main()
+if __name__ == "__main__" and Path(sys.argv[0]).name == "trainer.py": pretrain_cli()
 
 # %% ../nbs/06_trainer.ipynb #27495641
 def launch(cfg:PretrainConfig, nproc:int) -> Path:

@@ -154,3 +154,18 @@ def test_run_notebook_rejects_unknown_parameter(tmp_path):
                                    parameters=dict(n_window=5, out_dir=str(tmp_path / "out")), kernel_name="python3",
                                    cwd=str(ROOT), progress_bar=False, log_output=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_findna_embed_command_line(tmp_path):
+    import subprocess, sys
+    from pathlib import Path
+    script = Path(sys.executable).parent / "findna-embed"
+    assert script.exists(), f"{script} missing: install findna (make install) so the console script exists"
+    (tmp_path / "q.fa").write_text(">a desc\nACGTACGTAC\nGGT\n>b\nGGGCCCAT\n")
+    done = subprocess.run([str(script), "--fasta", str(tmp_path / "q.fa"), "--out", str(tmp_path / "q.npy"), "--threads", "1"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    x = np.load(tmp_path / "q.npy")
+    assert x.shape[0] == 2 and np.isfinite(x).all() and (tmp_path / "q.ids.txt").read_text() == "a\nb\n"
+    again = subprocess.run([str(script), "--fasta", str(tmp_path / "q.fa"), "--out", str(tmp_path / "q.npy")], capture_output=True, text=True)
+    assert again.returncode == 2 and again.stderr.startswith("findna-embed: error: ") and "never overwrites" in again.stderr

@@ -171,7 +171,7 @@ def die_after_first_eval(path, rec):
     real(path, rec)
     import os; os.kill(os.getpid(), 9)
 F.append_jsonl = die_after_first_eval
-F.main(sys.argv[1:])
+F.finetune_cli(sys.argv[1:])
 '''
 
 def test_sigkill_during_finetuning_then_rerun_equals_an_uninterrupted_run(tmp_path, data_root):

@@ -5,7 +5,7 @@ import pandas as pd, pytest, torch
 from conftest import DEMO_GENOME, ROOT, shared_data
 from findna.distill import collapse_verdict
 from findna.model import FinDNA
-from findna.trainer import (ConfigError, NonFiniteLossError, PretrainConfig, load_checkpoint, main, pretrain,
+from findna.trainer import (ConfigError, NonFiniteLossError, PretrainConfig, load_checkpoint, pretrain_cli, pretrain,
                             read_metrics)
 
 TINY = dict(fasta=str(DEMO_GENOME), preset="tiny", batch_size=4, val_chroms="chr20_b", eval_batches=1,
@@ -94,7 +94,7 @@ def slow_save(obj, f, *a, **k):
         os.kill(os.getpid(), 9)
     return real_save(obj, f, *a, **k)
 t.torch.save = slow_save
-t.main(sys.argv[1:])
+t.pretrain_cli(sys.argv[1:])
 '''
 
 def test_sigkill_during_checkpoint_write_leaves_previous_checkpoint(tmp_path):

@@ -1,22 +1,26 @@
-"""How many of its outputs does a pretrained teacher use? Per-window entropy vs entropy of the batch mean.
+"""How many of its outputs does a pretrained teacher use? Per-window entropy vs entropy of the batch mean,
+with the library's collapse monitor (`findna.distill.collapse_stats`, the numbers a run logs).
 
     python results/pretrain-chr20-small/teacher_outputs.py RUN_DIR [FASTA]
 """
-import sys
+import json, sys
+from pathlib import Path
 import numpy as np, torch
 from findna.alphabet import one_hot
+from findna.distill import collapse_stats
 from findna.genome import Genome, WindowSampler
 from findna.model import FinDNA
 from findna.trainer import load_checkpoint
 
-run = sys.argv[1]
+run = Path(sys.argv[1])
 fasta = sys.argv[2] if len(sys.argv) > 2 else "../shared/data/genomes/human_chr20_GRCh37.fa.gz"
 torch.set_num_threads(1)
-teacher = FinDNA.from_pretrained(f"{run}/teacher").eval()
+teacher = FinDNA.from_pretrained(run / "teacher").eval()
+tau_t = json.loads((run / "config.json").read_text()).get("tau_t") or 0.04
 center = load_checkpoint(run)["loss"]["center"]
 x = one_hot(torch.as_tensor(WindowSampler(Genome(fasta, cache_dir="/tmp/findna-cache"), 1000, seed=123).batch(0, 128)))
-with torch.no_grad(): p = torch.softmax((teacher(x).cls_logits - center) / 0.04, -1)     # (B, n_cls, K)
-mean_p = p.reshape(-1, p.shape[-1]).mean(0)
-print(f"per-token entropy {-(p * p.clamp_min(1e-12).log()).sum(-1).mean().item():.3f} nats; entropy of the batch mean "
-      f"{-(mean_p * mean_p.clamp_min(1e-12).log()).sum().item():.3f} (max {np.log(p.shape[-1]):.3f})")
-print("arg-max share per output:", (np.bincount(p.argmax(-1).flatten().numpy(), minlength=p.shape[-1]) / p[..., 0].numel()).round(3))
+with torch.no_grad(): t_cls = teacher(x).cls_logits                                  # (B, n_cls, K)
+s = {k: float(v) for k, v in collapse_stats(t_cls, center, tau_t).items()}
+K = t_cls.shape[-1]
+print(f"per-token entropy {s['teacher_entropy']:.3f} nats; entropy of the batch mean {s['mean_entropy']:.3f} (max {np.log(K):.3f}); "
+      f"{s['effective_prototypes']:.1f} effective prototypes of {K}; {s['distinct_argmax']:.0f} distinct arg-max")
