@@ -1,5 +1,6 @@
 """Stage the documentation site for MkDocs (`make docs`): every notebook of nbs/ executed top to bottom with the
-project's venv (so the figures are in the pages), nbdev's directive cells (`#|hide`, `#|default_exp`, the export
+project's venv (so the figures are in the pages) — except the cells flagged `#|slow` or `#|cuda`, which `make test`
+skips too (long runs, GPUs) and which are left out of the pages —, nbdev's directive cells (`#|hide`, `#|default_exp`, the export
 call) dropped and `#|export` lines stripped, and the method notes of docs/ beside them.
 
     .venv/bin/python docs/build_site.py _docs_src     # then: .venv-docs/bin/mkdocs build
@@ -12,6 +13,10 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 DIRECTIVE_ONLY = ("#|hide", "#| hide", "#|default_exp", "#| default_exp")
+
+SKIPPED = ("#|slow", "#| slow", "#|cuda", "#| cuda")
+
+def _runnable(cell) -> bool: return not (cell.cell_type == "code" and cell.source.lstrip().startswith(SKIPPED))
 
 def _keep(cell) -> bool:
     src = cell.source.lstrip()
@@ -29,6 +34,7 @@ def stage(out:Path, timeout:int=900) -> Path:
     out.mkdir(parents=True)
     for path in sorted((ROOT / "nbs").glob("*.ipynb")):
         tick, nb = time.time(), nbformat.read(path, as_version=4)
+        nb.cells = [c for c in nb.cells if _runnable(c)]
         NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
         nb.cells = [_strip(c) for c in nb.cells if _keep(c)]
         nbformat.write(nb, out / path.name)
