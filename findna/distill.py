@@ -14,7 +14,7 @@ from torch import Tensor, nn
 # %% auto #0
 __all__ = ['N_BASES', 'TEACHER_TARGETS', 'mlm_loss', 'mlm_accuracy', 'majority_rate', 'distillation_loss', 'is_distributed',
            'sinkhorn_knopp', 'DistillationLoss', 'teacher_entropy', 'collapse_stats', 'collapse_floor',
-           'collapse_verdict', 'cosine_schedule', 'temperature_schedule', 'unwrap', 'TeacherEMA']
+           'collapse_verdict', 'cosine_schedule', 'adamw', 'temperature_schedule', 'unwrap', 'TeacherEMA']
 
 # %% ../nbs/05_distill.ipynb #2ab7fe7b
 N_BASES = 4                           # A C G T: the only MLM targets (N is never masked as a target)
@@ -85,11 +85,19 @@ class DistillationLoss(nn.Module):
         self.tau_s, self.center_momentum, self.targets = tau_s, center_momentum, targets
         self.register_buffer("center", torch.zeros(1, out_dim))   # also kept under sinkhorn: the collapse monitor reads it
 
+    @torch.no_grad()
+    def teacher_targets(self, teacher_cls:Tensor, tau_t:float) -> Tensor:
+        "The (B, K, D) distributions the student is trained towards: centred and sharpened, or Sinkhorn-Knopp balanced."
+        if self.targets == "sinkhorn": return sinkhorn_knopp(teacher_cls, tau_t)
+        return F.softmax((teacher_cls.float() - self.center) / tau_t, dim=-1)
+
+    def loss_from_targets(self, student_cls:Tensor, q:Tensor) -> Tensor:
+        "Cross-entropy of the sharpened student against teacher targets `q`, averaged over CLS tokens and batch."
+        return -(q * F.log_softmax(student_cls.float() / self.tau_s, dim=-1)).sum(-1).mean()
+
     def forward(self, student_cls:Tensor, teacher_cls:Tensor, tau_t:float) -> Tensor:
         "Loss of `student_cls` against `teacher_cls` (B, K, D) at teacher temperature `tau_t`."
-        if self.targets == "center": return distillation_loss(student_cls, teacher_cls, self.center, self.tau_s, tau_t)
-        q = sinkhorn_knopp(teacher_cls, tau_t)
-        return -(q * F.log_softmax(student_cls.float() / self.tau_s, dim=-1)).sum(-1).mean()
+        return self.loss_from_targets(student_cls, self.teacher_targets(teacher_cls, tau_t))
 
     @torch.no_grad()
     def update_center(self, teacher_cls:Tensor):
@@ -137,6 +145,12 @@ def cosine_schedule(base:float, final:float, total_steps:int,
     schedule = np.concatenate([warmup, decay])
     assert len(schedule) == total_steps
     return schedule
+
+def adamw(model:nn.Module, lr:float, weight_decay:float) -> torch.optim.AdamW:
+    "AdamW over `model`'s trainable parameters: weight decay on matrices, none on biases and norms (pretraining and fine-tuning alike)."
+    params = [p for p in model.parameters() if p.requires_grad]
+    return torch.optim.AdamW([dict(params=[p for p in params if p.dim() >= 2], weight_decay=weight_decay),
+                              dict(params=[p for p in params if p.dim() < 2], weight_decay=0.0)], lr=lr)
 
 def temperature_schedule(warmup:float, final:float, warmup_steps:int, total_steps:int) -> np.ndarray:
     "Teacher temperature per step: linear `warmup`→`final` over `warmup_steps`, then `final`."

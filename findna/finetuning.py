@@ -24,7 +24,7 @@ from . import __version__
 from .alphabet import one_hot, reverse_complement
 from .config import UserError, Config, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting, split_commas
 from .runs import append_jsonl, claim_run, finish_run, read_jsonl, read_metrics, run_info, write_json
-from .distill import cosine_schedule
+from .distill import adamw, cosine_schedule
 from .model import resolve_precision
 from .model import (CheckpointError, FinDNA, FinDNAClassifier, FinDNAConfig, FinDNAError, PRESETS, autocast_context,
                           checkpoint_metadata, pretrained_path)
@@ -403,13 +403,6 @@ def _head_probs(model:FinDNAClassifier, f:Tensor, f_rc:Tensor|None, precision:st
     return p.cpu().numpy()
 
 # %% ../nbs/08_finetuning.ipynb #83abbae5
-def _optimizer(model:torch.nn.Module, lr:float, weight_decay:float) -> torch.optim.AdamW:
-    "AdamW over the trainable parameters; decay on matrices, not on biases."
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [dict(params=[p for p in params if p.dim() >= 2], weight_decay=weight_decay),
-              dict(params=[p for p in params if p.dim() < 2], weight_decay=0.0)]
-    return torch.optim.AdamW(groups, lr=lr)
-
 def _train_step(model, opt, split:Split, rows:np.ndarray, lr:float, step:int, precision:str, max_tokens:int,
                 feats:Tensor|None=None) -> Tensor:
     "One optimiser step on the batch `rows`; returns the batch's mean loss (detached)."
@@ -445,7 +438,7 @@ def _fit(cfg:FinetuneConfig, model:FinDNAClassifier, data:TaskData, hp:dict, pre
     if cfg.mode == "probe":                                               # frozen backbone: features once
         feats, val_f = (_pooled(model, s, precision, cfg.max_tokens) for s in (data.train, data.val))
         val_rc = _pooled(model, data.val, precision, cfg.max_tokens, rc=True) if cfg.rc_tta else None
-    opt, rng = _optimizer(model, hp["lr"], hp["weight_decay"]), np.random.default_rng((cfg.seed, 11))
+    opt, rng = adamw(model, hp["lr"], hp["weight_decay"]), np.random.default_rng((cfg.seed, 11))
     best, losses, stale, tick, stopped = dict(score=-math.inf), [], 0, time.perf_counter(), False
     model.train()
     bar = tqdm(range(total), disable=not cfg.verbose, desc=f"finetune {data.spec.name}", unit="step")

@@ -24,7 +24,7 @@ from .views import random_reverse_complement, student_view, teacher_view
 from .config import Config, ConfigError, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting
 from .runs import RunFolderError, append_jsonl, claim_run, finish_run, read_jsonl, read_metrics, run_info, write_json
 from .model import FinDNA, FinDNAConfig, autocast_context, make_teacher, resolve_precision
-from .distill import (DistillationLoss, TeacherEMA, collapse_floor, collapse_stats, collapse_verdict, cosine_schedule, is_distributed,
+from .distill import (DistillationLoss, adamw, TeacherEMA, collapse_floor, collapse_stats, collapse_verdict, cosine_schedule, is_distributed,
                             majority_rate, mlm_accuracy, mlm_loss, temperature_schedule, unwrap)
 
 # %% auto #0
@@ -44,11 +44,12 @@ RECIPES = dict(
     # findna's default (06_trainer explains each choice; results/recipe-ablation measures them): a DINO projection
     # head with K = 256 prototypes and batch-normalised hidden features, the last layer frozen for the first 5 %,
     # cross-entropy over the four bases, pre-LayerNorm, the distillation term at a weight (0.1) that leaves MLM its
-    # learning rate, one strand for both views, and a sharper teacher (τ_t = 0.02): at 0.04 (or warmed to 0.07) the
-    # teacher drifted to uniform on chr20 within 150 steps.
+    # learning rate, one strand for both views, a sharper teacher (τ_t = 0.02: at 0.04, or warmed to 0.07, the teacher
+    # drifted to uniform on chr20 within 150 steps) and Sinkhorn-Knopp teacher targets (with centring, the teacher of a
+    # 6,250-step run settled on ~15 of 256 prototypes after the warm-up; with Sinkhorn-Knopp it kept ~120).
     findna=dict(head="dino", out_dim=256, mlm_kind="ce", w_mlm=1.0, w_distill=0.1, prenorm=True,
                 tau_t=0.02, tau_t_warmup=0.02, tau_t_warmup_frac=0.0, freeze_last_layer_frac=0.05,
-                dino_hidden_dim=0, dino_bottleneck_dim=0, dino_batch_norm=True, same_strand=True, teacher_targets="center"),
+                dino_hidden_dim=0, dino_bottleneck_dim=0, dino_batch_norm=True, same_strand=True, teacher_targets="sinkhorn"),
 )
 
 @dataclass
@@ -292,10 +293,7 @@ def build_state(cfg:PretrainConfig, d:Dist) -> TrainState:
     student = FinDNA(model_config(cfg)).to(d.device)
     teacher = make_teacher(student)
     loss_fn = DistillationLoss(student.config.out_dim, cfg.tau_s, cfg.center_momentum, cfg.teacher_targets).to(d.device)
-    params = [p for p in student.parameters() if p.requires_grad]
-    groups = [dict(params=[p for p in params if p.dim() >= 2], weight_decay=cfg.weight_decay),
-              dict(params=[p for p in params if p.dim() < 2], weight_decay=0.0)]
-    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999))
+    optimizer = adamw(student, cfg.lr, cfg.weight_decay)
     scaler = torch.amp.GradScaler(d.device.type, enabled=resolve_precision(cfg.precision, d.device) == "fp16")
     if d.world_size > 1:
         student = nn.parallel.DistributedDataParallel(student, device_ids=[d.device.index] if d.device.type == "cuda" else None,
@@ -335,21 +333,21 @@ def train_step(s:TrainState, windows:Tensor, step:int, monitor:bool=False) -> di
     x = one_hot(windows.to(dev, non_blocking=True))                                # (B, L, 5)
     sv, tv = s.views(x, g, teacher=c.objective != "mlm")                           # 2. views of the whole batch
     n_masked, B = sv.mask.sum().clamp_min(1), x.shape[0]                           #    micro-batches weigh by their share
-    logs, teacher_out = defaultdict(float), []
-    parts = (sv.inputs, sv.mask, sv.targets) + ((tv,) if tv is not None else ())
+    logs, t_cls = defaultdict(float), None
+    if tv is not None:                                                             # 3. teacher: CLS logits of the whole batch,
+        with torch.no_grad(), s.autocast(): t_cls = s.ema.teacher(tv).cls_logits.float()   # (B, K, D)
+        q = s.loss_fn.teacher_targets(t_cls, s.tau_t[step])                        #    its targets over the whole batch
+    parts = (sv.inputs, sv.mask, sv.targets) + ((q,) if tv is not None else ())
     micro = list(zip(*(t.chunk(c.grad_accum) for t in parts)))
-    for i, (inputs, mask, targets, *t_in) in enumerate(micro):
+    for i, (inputs, mask, targets, *q_in) in enumerate(micro):
         last = i == len(micro) - 1
         with s.autocast(), (nullcontext() if last or s.dist.world_size == 1 else s.student.no_sync()):
-            out = s.student(inputs)                                                # 3. student: MLM + CLS logits
-            if t_in:
-                with torch.no_grad(): t_cls = s.ema.teacher(t_in[0]).cls_logits   #    teacher: CLS logits only
-                teacher_out.append(t_cls.float())
-                distill = s.loss_fn(out.cls_logits, t_cls, s.tau_t[step])          # 4. the two weighted losses
+            out = s.student(inputs)                                                #    student: MLM + CLS logits
+            if q_in: distill = s.loss_fn.loss_from_targets(out.cls_logits, q_in[0])   # 4. the two weighted losses
             else: distill = torch.zeros((), device=dev)
             mlm = mlm_loss(out.mlm_logits, targets, mask, c.mlm_kind)
             terms = {k: v for k, v in dict(mlm=c.w_mlm * mlm if c.objective != "distill" else None,
-                                           distill=c.w_distill * distill if t_in else None).items() if v is not None}
+                                           distill=c.w_distill * distill if q_in else None).items() if v is not None}
             share = dict(mlm=mask.sum() / n_masked, distill=torch.tensor(len(inputs) / B, device=dev))
             loss = sum(v * share[k] for k, v in terms.items())                     #    = the whole batch's mean loss
         if monitor and i == 0: logs.update(_term_grad_norms(s, terms))            #    (read-only: .grad untouched)
@@ -366,8 +364,7 @@ def train_step(s:TrainState, windows:Tensor, step:int, monitor:bool=False) -> di
     grad_norm = torch.nn.utils.clip_grad_norm_(s.student.parameters(), c.clip_grad or float("inf"))
     s.scaler.step(s.optimizer); s.scaler.update(); s.optimizer.zero_grad(set_to_none=True)
     s.ema.update(s.student, s.momentum[step])                                      # 7. teacher EMA and centre
-    if teacher_out:
-        t_cls = torch.cat(teacher_out)
+    if t_cls is not None:
         logs.update(collapse_stats(t_cls, s.loss_fn.center, s.tau_t[step]))        #    before the centre moves
         s.loss_fn.update_center(t_cls)
     return dict(logs, grad_norm=grad_norm.detach(), center_norm=s.loss_fn.center.norm())

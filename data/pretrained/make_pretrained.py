@@ -14,7 +14,7 @@ from findna.trainer import load_checkpoint, read_metrics
 
 HERE = Path(__file__).resolve().parent
 
-def ship(run:Path, name:str) -> Path:
+def ship(run:Path, name:str, doc:str, note:str="") -> Path:
     cfg = json.loads((run / "config.json").read_text())
     state = load_checkpoint(run)
     step, window = state["step"], cfg["resolved"]["window"]
@@ -37,9 +37,9 @@ Load it with `FinDNA.from_pretrained("{name}")` (or this folder's path); fine-tu
 
 | | |
 |---|---|
-| status | {"**interim**: step " + f"{step:,} of {cfg['steps']:,} planned (the run continues; see results/pretrain-chr20-findna)" if info["interim"] else "final"} |
+| status | {"**interim**: step " + f"{step:,} of {cfg['steps']:,} planned (the run continues; see {doc})" if info["interim"] else f"the finished run's teacher ({cfg['steps']:,} steps)"}{"; " + note if note else ""} |
 | network | `{cfg['preset']}` preset, {sum(p.numel() for p in teacher.parameters()):,} parameters (backbone + MLM head + DINO head, K = {teacher.config.out_dim}) |
-| recipe | `{cfg['recipe']}` (objective `{cfg['objective']}`), {cfg['batch_size']} windows × {window} nt per step, lr {cfg['lr']}, {info['precision']} |
+| recipe | `{cfg['recipe']}` (objective `{cfg['objective']}`, teacher targets `{cfg.get('teacher_targets') or 'center'}`), {cfg['batch_size']} windows × {window} nt per step, lr {cfg['lr']}, {info['precision']} |
 | tokens seen | {info['tokens_seen']:,} nt |
 | genome | `{info['genome']}` ({info['genome_bytes']:,} bytes; human chr20, GRCh37, from the project's shared data) |
 | held out | {info['heldout']} (never sampled for training) |
@@ -47,13 +47,14 @@ Load it with `FinDNA.from_pretrained("{name}")` (or this folder's path); fine-tu
 | effective prototypes (held-out) | {info['effective_prototypes']} of {teacher.config.out_dim} |
 | `model.safetensors` | {size:,} bytes, sha256 `{sha}` |
 
-Regenerate: `python data/pretrained/make_pretrained.py {run}` after the run's command in
-`results/pretrain-chr20-findna/README.md`. `metadata.json` holds the same provenance as machine-readable JSON.
+Regenerate: `python data/pretrained/make_pretrained.py {run} --doc {doc}` after the run's command in `{doc}`. `metadata.json` holds the same provenance as machine-readable JSON.
 """)
     return out
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run"); ap.add_argument("--name", default="findna-small-chr20")
+    ap.add_argument("--doc", default="results/pretrain-chr20-findna/README.md", help="where the run's command is written")
+    ap.add_argument("--note", default="", help="a sentence of context for the status row")
     a = ap.parse_args()
-    print(ship(Path(a.run), a.name))
+    print(ship(Path(a.run), a.name, a.doc, a.note))
