@@ -52,6 +52,7 @@ RECIPES = dict(
                 dino_hidden_dim=0, dino_bottleneck_dim=0, dino_batch_norm=True, same_strand=True, teacher_targets="sinkhorn"),
 )
 
+# %% ../nbs/06_trainer.ipynb #1760cfce
 @dataclass
 class PretrainConfig(Config):
     "Every setting of a pretraining run. Field names are the CLI flags (`--batch-size`) and papermill parameters."
@@ -237,6 +238,7 @@ def seeded_generator(device:torch.device, *key:int) -> torch.Generator:
     seed = int(np.random.SeedSequence(list(key)).generate_state(1, dtype=np.uint64)[0] >> 1)
     return torch.Generator(device=device).manual_seed(seed)
 
+# %% ../nbs/06_trainer.ipynb #a8fa6730
 @dataclass
 class TrainState:
     "What a training step reads and updates."
@@ -287,6 +289,7 @@ def model_config(cfg:PretrainConfig) -> FinDNAConfig:
     overrides = {k: v for k, v in sized.items() if v}                   # "" / 0: the preset's
     return FinDNAConfig.preset(cfg.preset, prenorm=bool(cfg.prenorm), dino_batch_norm=bool(cfg.dino_batch_norm), **overrides)
 
+# %% ../nbs/06_trainer.ipynb #e5c2ab47
 def build_state(cfg:PretrainConfig, d:Dist) -> TrainState:
     "Student, teacher, loss, optimiser, scaler and schedules of a run, on `d.device`."
     torch.manual_seed(cfg.seed)                                           # identical initial weights on every rank
