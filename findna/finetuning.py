@@ -32,7 +32,7 @@ from .tasks import Split, TaskData, TaskError, get_task, load, suite, task_avail
 
 # %% auto #0
 __all__ = ['KMER_CS', 'HYPERPARAMETERS', 'GENERIC_SETTINGS', 'RESULTS_NAME', 'INITS', 'FinetuneError', 'classification_metrics',
-           'kmer_counts', 'kmer_features', 'kmer_floor', 'FinetuneConfig', 'resolve_hyperparameters', 'load_task',
+           'kmer_counts', 'kmer_features', 'kmer_baseline', 'FinetuneConfig', 'resolve_hyperparameters', 'load_task',
            'resolve_pretrained', 'scratch_architecture', 'build_classifier', 'finetune_precision', 'predict',
            'plot_curves', 'plot_confusion', 'finetune', 'results_record', 'EvalConfig', 'GridPlan', 'plan_grid',
            'kmer_cell', 'evaluate_grid', 'aggregate_results', 'compare_arms', 'results_table', 'plot_results',
@@ -94,7 +94,7 @@ def kmer_features(split:Split, ks:tuple=(3, 4, 5, 6)) -> sp.csr_matrix:
 _SCALERS = dict(maxabs=MaxAbsScaler, standard=lambda: StandardScaler(with_mean=False))
 KMER_CS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
-def kmer_floor(data:TaskData,              # a loaded task (the same splits the deep model sees)
+def kmer_baseline(data:TaskData,              # a loaded task (the same splits the deep model sees)
                ks:tuple=(3, 4, 5, 6),      # k-mer lengths, features concatenated
                Cs:tuple=KMER_CS,           # inverse L2 strengths tried, chosen on val
                scalings:tuple=("maxabs", "standard"), # feature scalings tried, chosen on val
@@ -432,7 +432,8 @@ def _fit(cfg:FinetuneConfig, model:FinDNAClassifier, data:TaskData, hp:dict, pre
     bs = min(hp["batch_size"], n)
     per_epoch = math.ceil(n / bs)
     total = hp["epochs"] * per_epoch
-    lr = cosine_schedule(hp["lr"], 0.0, total, warmup_steps=round(hp["warmup_fraction"] * total))
+    warm = round(hp["warmup_fraction"] * total)
+    lr = cosine_schedule(hp["lr"], 0.0, total, warmup_steps=warm, warmup_start=hp["lr"] / max(warm, 1))   # step 1 already learns
     eval_every = cfg.eval_every or per_epoch
     feats = val_f = val_rc = None
     if cfg.mode == "probe":                                               # frozen backbone: features once
@@ -662,7 +663,7 @@ def kmer_cell(cfg:FinetuneConfig, out:str|Path) -> dict:
     out, options = Path(out), {k: getattr(cfg, k) for k in _SPLIT_OPTIONS}
     path = out / RESULTS_NAME
     if path.is_file() and (rec := json.loads(path.read_text())).get("options") == options: return rec
-    rec = dict(kmer_floor(load_task(cfg), seed=cfg.seed), options=options)
+    rec = dict(kmer_baseline(load_task(cfg), seed=cfg.seed), options=options)
     out.mkdir(parents=True, exist_ok=True)
     write_json(path, rec)
     return rec

@@ -9,7 +9,7 @@ from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, roc_auc
 from conftest import shared_data
 from findna import finetuning as FT
 from findna.alphabet import reverse_complement
-from findna.finetuning import (FinetuneConfig, FinetuneError, EvalConfig, finetune, predict, kmer_counts, kmer_floor,
+from findna.finetuning import (FinetuneConfig, FinetuneError, EvalConfig, finetune, predict, kmer_counts, kmer_baseline,
                                evaluate_grid, write_evaluation_report, results_table, aggregate_results, classification_metrics)
 from findna.model import FinDNA, FinDNAClassifier, FinDNAConfig
 from findna.tasks import Split, TaskError, load, write_synthetic_data
@@ -149,7 +149,7 @@ def test_kmer_floor(root):
     data = load("human_ensembl_regulatory", root)                         # variable lengths, 3 classes
     f = kmer_counts(data.train.idx, 3)
     np.testing.assert_allclose(np.asarray(f.sum(1)).ravel(), 1.0, rtol=1e-5)
-    rec = kmer_floor(data, Cs=(0.1, 1.0), scalings=("maxabs",))
+    rec = kmer_baseline(data, Cs=(0.1, 1.0), scalings=("maxabs",))
     assert rec["init"] == "kmer" and rec["test"]["n"] == len(data.test) and rec["features"]["n_features"] == 5440
     assert rec["val"]["accuracy"] == max(g["val"] for g in rec["grid"])
 
@@ -189,8 +189,22 @@ def test_table_and_verdicts():
 def test_shared_prom_core_all(tmp_path):
     data_dir = shared_data("GUE", "prom", "prom_core_all").parents[2]
     data = load("prom_core_all", data_dir, max_train_samples=2000, seed=0)
-    floor = kmer_floor(data, Cs=(1e-2, 1e-1), scalings=("maxabs",))
+    floor = kmer_baseline(data, Cs=(1e-2, 1e-1), scalings=("maxabs",))
     assert floor["sizes"] == dict(train=2000, val=len(data.val), test=5920)
     assert 0.2 < floor["test"]["mcc"] < 0.9                                  # a real signal, not a perfect one
     rec = finetune(task="prom_core_all", data_dir=str(data_dir), max_train_samples=200, out_dir=str(tmp_path / "real"), **FAST)
     assert rec["sizes"]["test"] == 5920 and rec["test"]["n"] == 5920
+
+
+def test_first_finetuning_step_learns(tmp_path, monkeypatch):
+    "The warm-up starts above 0: the first optimiser step of a fine-tuning run has a learning rate > 0."
+    real, lrs = FT.adamw, []
+    def recording(*a, **k):
+        opt = real(*a, **k)
+        opt.register_step_pre_hook(lambda o, args, kwargs: lrs.append(o.param_groups[0]["lr"]))
+        return opt
+    monkeypatch.setattr(FT, "adamw", recording)
+    root = write_synthetic_data(tmp_path / "data")
+    FT.finetune(task="prom_core_all", data_dir=str(root), preset="tiny", epochs=1, batch_size=16, lr=3e-3, warmup_fraction=0.5,
+                precision="fp32", verbose=False, out_dir=str(tmp_path / "ft"))
+    assert len(lrs) > 2 and lrs[0] > 0 and max(lrs) == pytest.approx(3e-3, rel=0.2)
