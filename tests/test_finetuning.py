@@ -9,8 +9,10 @@ from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, roc_auc
 from conftest import shared_data
 from findna import finetuning as FT
 from findna.alphabet import reverse_complement
-from findna.finetuning import (FinetuneConfig, FinetuneError, EvalConfig, finetune, predict, kmer_counts, kmer_baseline,
-                               evaluate_grid, write_evaluation_report, results_table, aggregate_results, classification_metrics)
+from findna import evaluation as EV
+from findna.evaluation import EvalConfig, evaluate_grid, write_evaluation_report, results_table, aggregate_results
+from findna.finetuning import FinetuneConfig, FinetuneError, finetune, predict
+from findna.metrics import classification_metrics, kmer_baseline, kmer_counts
 from findna.model import FinDNA, FinDNAClassifier, FinDNAConfig
 from findna.tasks import Split, TaskError, load, write_synthetic_data
 
@@ -181,7 +183,7 @@ def test_table_and_verdicts():
     assert table.loc["tf1", "pretrained beats floor?"] == "no (worse)"
     assert table.loc["tf1", "pretrained beats scratch?"] == "no clear difference"
     assert table.loc["tf1", "published DNABERT-2"] == 76.06
-    lines = FT.verdicts(table)
+    lines = EV.verdicts(table)
     assert any(l.startswith("**pretrained does not clearly beat the k-mer floor** on: tf1") for l in lines)
     one = results_table(cells[cells.seed == 0])
     assert one.loc["tf1", "pretrained beats floor?"] == "n/a (1 seed)"

@@ -6,7 +6,8 @@ import numpy as np, pytest, torch
 from conftest import DEMO_GENOME, ROOT
 from findna.config import ConfigError, resolve_device
 from findna.embeddings import EmbedConfig, embed_fasta
-from findna.finetuning import EvalConfig, FinetuneConfig, FinetuneError, finetune
+from findna.evaluation import EvalConfig
+from findna.finetuning import FinetuneConfig, FinetuneError, finetune
 from findna.genome import Genome, GenomeError
 from findna.model import CheckpointError, FinDNA, FinDNAConfig, FinDNAError, embed
 from findna.runs import RunFolderError, read_metrics
