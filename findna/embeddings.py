@@ -5,7 +5,7 @@
 # %% ../nbs/07b_embeddings.ipynb #4b286324
 from __future__ import annotations
 import json, os, sys, tempfile, time, warnings
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np
@@ -24,7 +24,7 @@ from .alphabet import read_fasta
 from .genome import DEFAULT_VAL_CHROMS, Genome, WindowSampler, demo_genome_path, split_chroms, split_regions
 from .model import FinDNA, FinDNAConfig, embed, pretrained_path
 from .tasks import METRICS, TaskData, get_task, load, stratified_subsample, task_availability, write_synthetic_data
-from .runs import claim_run, finish_run, run_info
+from .runs import claim_run, finish_run
 
 # %% auto #0
 __all__ = ['MODEL_NAMES', 'RANDOM_SEED_OFFSET', 'POOLINGS', 'SPLITS', 'PROBE_CS', 'EmbeddingError', 'load_models', 'embed_models',

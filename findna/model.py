@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_model.ipynb #3c587f74
 from __future__ import annotations
-import copy, gzip, json, math, os, shutil, tempfile, warnings
+import copy, json, math, os, shutil, tempfile, warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from . import __version__
 from .alphabet import ALPHABET, AlphabetError, encode, encode_batch, explain_fasta, one_hot, read_fasta
-from .config import UserError, Config, resolve_device
+from .config import UserError, Config
 from .chordmixer import ChordMixer, group_shifts, mixes_all_positions
 
 # %% auto #0

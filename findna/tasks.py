@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_tasks.ipynb #e10b3ec9
 from __future__ import annotations
-import difflib, gzip, hashlib, os
+import difflib, hashlib, os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, NamedTuple

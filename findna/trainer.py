@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, hashlib, json, math, os, random, shutil, subprocess, sys, tempfile, time
 from collections import defaultdict
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ from .genome import (DEFAULT_VAL_CHROMS, Genome, GenomeError, WindowSampler, dem
                            split_chroms, split_regions)
 from .views import random_reverse_complement, student_view, teacher_view
 from .config import Config, ConfigError, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting
-from .runs import RunFolderError, append_jsonl, claim_run, finish_run, read_jsonl, read_metrics, run_info, write_json
+from .runs import RunFolderError, append_jsonl, claim_run, finish_run, read_jsonl, read_metrics, write_json
 from .model import FinDNA, FinDNAConfig, autocast_context, make_teacher, resolve_precision
 from .distill import (DistillationLoss, adamw, TeacherEMA, collapse_floor, collapse_stats, collapse_verdict, cosine_schedule, is_distributed,
                             majority_rate, mlm_accuracy, mlm_loss, temperature_schedule, unwrap)
@@ -379,7 +379,7 @@ def evaluate(s:TrainState, val_windows:list[Tensor]) -> dict[str, float]:
     student, teacher, dev = unwrap(s.student), s.ema.teacher, s.dist.device
     was_training = student.training
     student.eval()
-    sums, t_all, s_all, targets, masks = defaultdict(float), [], [], [], []
+    sums, t_all, targets, masks = defaultdict(float), [], [], []
     for i, w in enumerate(val_windows):
         g = seeded_generator(dev, s.cfg.seed, 2**31 - 1, i)                       # fixed views, all ranks alike
         x = one_hot(w.to(dev))
