@@ -233,7 +233,7 @@ def build_classifier(cfg:FinetuneConfig, data:TaskData, hp:dict, scratch:Path) -
     notes = [f"{w.category.__name__}: {w.message}" for w in caught]
     for w in caught: warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return model, dict(kind="pretrained", path=str(Path(cfg.pretrained).resolve()), role=role, layout=cfg.layout,
-                       preset=None, description=model.init), notes
+                       preset=None, description=model.init, **getattr(model, "transfer", {})), notes
 
 # %% ../nbs/08_finetuning.ipynb #d450576e
 def _chunks(rows:np.ndarray, lengths:np.ndarray, max_tokens:int, max_rows:int|None=None) -> list[np.ndarray]:

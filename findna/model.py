@@ -501,6 +501,11 @@ def init_classifier(path:str|Path,            # a FinDNA checkpoint (save_pretra
     model = FinDNAClassifier(task, n_classes, pooling, freeze_backbone, seed=seed)
     loaded, total = _load_backbone(model, state, saved, path)
     model.init = f"{meta['role']} checkpoint {path}, layout={layout}, {loaded}/{total} layers pretrained"
+    model.transfer = dict(layers_pretrained=loaded, layers_total=total,     # recorded by fine-tuning runs
+                          layers_in_checkpoint=saved.n_blocks * saved.n_layers)
+    if loaded < saved.n_blocks * saved.n_layers: warnings.warn(
+        f"{saved.n_blocks * saved.n_layers - loaded} of {saved.n_blocks * saved.n_layers} pretrained layers are dropped: the "
+        f"task network has {task.n_blocks}×{task.n_layers} (layout={layout!r}, max_len {task.max_len}); layout='pretrained' keeps them all", FinDNAWarning)
     if meta["role"] != "teacher":
         warnings.warn(f"{path} holds the {meta['role']}; the reference fine-tunes the teacher", FinDNAWarning)
     if task.track_size != saved.track_size: warnings.warn(

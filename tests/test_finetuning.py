@@ -210,3 +210,14 @@ def test_first_finetuning_step_learns(tmp_path, monkeypatch):
     FT.finetune(task="prom_core_all", data_dir=str(root), preset="tiny", epochs=1, batch_size=16, lr=3e-3, warmup_fraction=0.5,
                 precision="fp32", verbose=False, out_dir=str(tmp_path / "ft"))
     assert len(lrs) > 2 and lrs[0] > 0 and max(lrs) == pytest.approx(3e-3, rel=0.2)
+
+
+def test_layout_task_records_and_warns_about_dropped_layers(tmp_path):
+    "layout='task' at 70 nt keeps 7 of a 1 kb checkpoint's 10 layers per block: a warning, and the counts in the record."
+    root = write_synthetic_data(tmp_path / "data")
+    FinDNA(FinDNAConfig.preset("small"), seed=0).save_pretrained(tmp_path / "pre" / "teacher", role="teacher")
+    with pytest.warns(Warning, match="pretrained layers are dropped"):
+        rec = finetune(task="prom_core_all", data_dir=str(root), pretrained=str(tmp_path / "pre"), layout="task", epochs=1,
+                       batch_size=32, precision="fp32", verbose=False, out_dir=str(tmp_path / "ft"))
+    assert rec["init"]["layers_pretrained"] == 14 < rec["init"]["layers_in_checkpoint"] == 20   # 2 x 7 of 2 x 10
+    assert any("6 of 20 pretrained layers are dropped" in n for n in rec["notes"])
