@@ -14,7 +14,7 @@ import torch
 
 # %% auto #0
 __all__ = ['DEVICES', 'UserError', 'ConfigError', 'setting', 'convert', 'Config', 'field_types', 'split_commas', 'device_rule',
-           'resolve_device', 'expected_error', 'cli_errors', 'cli_parser', 'parse_cli']
+           'resolve_device', 'expected_error', 'cli_errors', 'cli_parser', 'parse_cli', 'LogBar', 'progress']
 
 # %% ../nbs/00a_config.ipynb #c0f1a002
 class UserError(ValueError):
@@ -204,3 +204,24 @@ def parse_cli(cls, parser:argparse.ArgumentParser, argv:list[str]|None=None) -> 
     args.pop("debug", None)
     base = cls.from_json(args.pop("config")).to_dict() if "config" in args else {}
     return cls.from_dict({**base, **args}), set(args)
+
+# %% ../nbs/00a_config.ipynb #c0f1a009
+from tqdm import tqdm as _plain_tqdm
+from tqdm.auto import tqdm as _auto_tqdm
+
+class LogBar(_plain_tqdm):
+    "tqdm for a log file: one plain line per update (at most every `mininterval`, default 30 s), never a carriage return."
+    def __init__(self, *args, **kwargs): super().__init__(*args, **{"mininterval": 30.0, **kwargs})
+    @staticmethod
+    def status_printer(file):
+        def print_status(s):
+            if s.strip(): file.write(s.strip() + "\n"); file.flush()
+        return print_status
+
+def progress(iterable=None, file=None, **kwargs):
+    "A progress bar: a widget in a notebook, a live bar on a terminal, plain lines in a log (`nohup ... > run.log`)."
+    stream = file or sys.stderr
+    notebook = any(c.__module__ == "tqdm.notebook" for c in _auto_tqdm.__mro__)    # tqdm.auto picked the widget bar
+    if notebook or getattr(stream, "isatty", lambda: False)():
+        return _auto_tqdm(iterable, file=file, **kwargs)
+    return LogBar(iterable, file=stream, **kwargs)

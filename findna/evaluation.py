@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import NamedTuple
 import pandas as pd
 import matplotlib.pyplot as plt
-from tqdm.auto import tqdm
 from . import __version__
-from .config import Config, device_rule, split_commas
+from .config import Config, device_rule, split_commas, progress
 from .runs import claim_run, finish_run, run_info, write_json
 from .model import CheckpointError, FinDNA, FinDNAConfig, FinDNAError
 from .tasks import TaskError, get_task, suite, task_availability, write_synthetic_data
@@ -152,7 +151,7 @@ def evaluate_grid(ev:EvalConfig|dict|None=None, **kwargs) -> tuple[pd.DataFrame,
     jobs = [(t, i, s, c, lambda c=c: finetune(c)) for t, i, s, c in plan.cells]
     if ev.kmer: jobs += [(t, "kmer", s, c, lambda c=c, t=t, s=s: kmer_cell(c, out / "cells" / get_task(t).name / "kmer" / f"seed{s}"))
                          for (t, s), c in floors.items()]
-    for task, init, seed, cfg, job in tqdm(jobs, disable=not ev.verbose, desc="grid", unit="cell"):
+    for task, init, seed, cfg, job in progress(jobs, disable=not ev.verbose, desc="grid", unit="cell"):
         where = out / "cells" / get_task(task).name / init / f"seed{seed}"
         try: rows.append(_row(job(), init, where))
         except (FinetuneError, TaskError, CheckpointError, FinDNAError) as e:

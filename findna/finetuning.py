@@ -14,10 +14,9 @@ import torch.nn.functional as F
 from torch import Tensor
 import matplotlib.pyplot as plt
 from sklearn.metrics import confusion_matrix
-from tqdm.auto import tqdm
 from . import __version__
 from .alphabet import one_hot, reverse_complement
-from .config import Config, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting
+from .config import Config, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting, progress
 from .runs import append_jsonl, claim_run, finish_run, read_metrics, write_json
 from .distill import adamw, cosine_schedule
 from .model import resolve_precision
@@ -272,7 +271,7 @@ def predict(model:FinDNAClassifier,  # a classifier (any device)
     model.eval()
     try:
         with torch.no_grad():
-            for rows in tqdm(_chunks(np.argsort(-split.lengths, kind="stable"), split.lengths, max_tokens, 1024),
+            for rows in progress(_chunks(np.argsort(-split.lengths, kind="stable"), split.lengths, max_tokens, 1024),
                              disable=not verbose, desc="predict", unit="batch", leave=False):
                 x, n = _batch(split, rows, device)
                 with ac: p = model(x, n).float().softmax(-1)                            # (b, K)
@@ -347,7 +346,7 @@ def _fit(cfg:FinetuneConfig, model:FinDNAClassifier, data:TaskData, hp:dict, pre
     opt, rng = adamw(model, hp["lr"], hp["weight_decay"]), np.random.default_rng((cfg.seed, 11))
     best, losses, stale, tick, stopped = dict(score=-math.inf), [], 0, time.perf_counter(), False
     model.train()
-    bar = tqdm(range(total), disable=not cfg.verbose, desc=f"finetune {data.spec.name}", unit="step")
+    bar = progress(range(total), disable=not cfg.verbose, desc=f"finetune {data.spec.name}", unit="step")
     for step in bar:
         if step % per_epoch == 0: order = rng.permutation(n)              # a seeded order per epoch
         rows = order[(step % per_epoch) * bs:(step % per_epoch + 1) * bs]

@@ -16,10 +16,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
-from tqdm.auto import tqdm
 from . import __version__
 from .alphabet import ALPHABET, AlphabetError, encode, encode_batch, explain_fasta, one_hot, read_fasta
-from .config import UserError, Config
+from .config import UserError, Config, progress
 from .chordmixer import ChordMixer, group_shifts, mixes_all_positions
 
 # %% auto #0
@@ -588,7 +587,7 @@ def embed(model:nn.Module,              # FinDNA or FinDNAClassifier (anything w
     try:
         if precision not in ("auto", "bf16", "fp32"): raise FinDNAError(f"precision must be 'auto', 'bf16' or 'fp32', got {precision!r}")
         with torch.no_grad(), autocast_context(precision, device):
-            for i in tqdm(range(0, len(seqs), batch_size), disable=not verbose, desc="embed", unit="batch"):
+            for i in progress(range(0, len(seqs), batch_size), disable=not verbose, desc="embed", unit="batch"):
                 ids = order[i:i + batch_size]
                 idx, n = encode_batch([seqs[j] for j in ids])
                 x, n = one_hot(torch.from_numpy(idx), device=device), torch.from_numpy(n).to(device)

@@ -15,13 +15,12 @@ import matplotlib.pyplot as plt
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 import findna
 from .alphabet import one_hot
 from .genome import (DEFAULT_VAL_CHROMS, Genome, GenomeError, WindowSampler, demo_genome_path, read_bed,
                            split_chroms, split_regions)
 from .views import random_reverse_complement, student_view, teacher_view
-from .config import Config, ConfigError, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting
+from .config import Config, ConfigError, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting, progress
 from .runs import RunFolderError, append_jsonl, claim_run, finish_run, read_jsonl, read_metrics, write_json
 from .model import FinDNA, FinDNAConfig, autocast_context, make_teacher, resolve_precision
 from .distill import (DistillationLoss, adamw, TeacherEMA, collapse_floor, collapse_stats, collapse_verdict, cosine_schedule, is_distributed,
@@ -570,7 +569,7 @@ def pretrain(cfg:PretrainConfig, given:set[str]=frozenset()) -> Path:
             strand_flip=cfg.strand_flip, seed=cfg.seed, rank=d.rank, batch_size=local_batch, start_step=start,
             **train_kw), batch_size=None, num_workers=cfg.num_workers))
     end = min(cfg.steps, cfg.stop_after or cfg.steps)
-    bar = tqdm(range(start, end), initial=start, total=end, disable=not d.is_main, desc="pretrain")
+    bar = progress(range(start, end), initial=start, total=end, disable=not d.is_main, desc="pretrain")
     seconds, n_timed = 0.0, 0                                                     # training time since the last log
     for step in bar:
         tick = time.perf_counter()
