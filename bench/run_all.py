@@ -9,9 +9,10 @@ import subprocess, sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = {"bench_data.py": [], "bench_model.py": [], "bench_pretrain.py": []}
+BENCHES = {"bench_data.py": [], "bench_model.py": [], "bench_pretrain.py": [], "bench_finetune.py": []}
 QUICK = {"bench_data.py": ["--repeats", "2", "--presets", "small"], "bench_model.py": ["--quick"],
-         "bench_pretrain.py": ["--presets", "small", "--precisions", "fp32", "--steps", "2"]}
+         "bench_pretrain.py": ["--presets", "small", "--precisions", "fp32", "--steps", "2"],
+         "bench_finetune.py": ["--batches", "128", "--steps", "2"]}
 
 def main():
     quick = "--quick" in sys.argv[1:]

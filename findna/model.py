@@ -432,7 +432,8 @@ class FinDNAClassifier(nn.Module):
                         task_config:FinDNAConfig|None=None, pooling:str|None=None, freeze_backbone:bool|None=None,
                         mlp_dropout:float|None=None, layer_dropout:float|None=None, seed:int|None=None,
                        )->FinDNAClassifier:
-        "Reload a saved classifier, or start one from a FinDNA checkpoint (arguments as `init_classifier`)."
+        "Reload a saved classifier, or start one from a FinDNA checkpoint (a folder, or a shipped name in `PRETRAINED`; arguments as `init_classifier`)."
+        path = pretrained_path(path)
         meta = checkpoint_metadata(path)
         if meta.get("model_class") != "FinDNAClassifier":
             return init_classifier(path, n_classes, layout, max_len, track_size, task_config, pooling or "mean",

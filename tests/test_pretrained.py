@@ -22,3 +22,9 @@ def test_shipped_teacher_loads_by_name_with_provenance():
 def test_unknown_path_is_not_taken_for_a_shipped_name(tmp_path):
     with pytest.raises(CheckpointError, match="no checkpoint directory"):
         FinDNA.from_pretrained(tmp_path / "nothing-here")
+
+
+def test_shipped_teacher_starts_a_classifier_by_name():
+    from findna.model import FinDNAClassifier
+    clf = FinDNAClassifier.from_pretrained("findna-small-chr20", n_classes=3, max_len=70)
+    assert clf.n_classes == 3 and clf.config.max_len == 70 and "layers pretrained" in clf.init
