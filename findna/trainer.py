@@ -21,7 +21,7 @@ from .genome import (DEFAULT_VAL_CHROMS, Genome, GenomeError, WindowSampler, dem
                            split_chroms, split_regions)
 from .views import random_reverse_complement, student_view, teacher_view
 from .config import Config, ConfigError, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting, progress
-from .runs import RunFolderError, append_jsonl, claim_run, finish_run, read_jsonl, read_metrics, write_json
+from .runs import RunFolderError, append_jsonl, claim_run, finish_run, read_jsonl, read_metrics, run_info, write_json
 from .model import FinDNA, FinDNAConfig, autocast_context, make_teacher, resolve_precision
 from .distill import (DistillationLoss, adamw, TeacherEMA, collapse_floor, collapse_stats, collapse_verdict, cosine_schedule, is_distributed,
                             majority_rate, mlm_accuracy, mlm_loss, temperature_schedule, unwrap)
@@ -536,7 +536,13 @@ def pretrain(cfg:PretrainConfig, given:set[str]=frozenset()) -> Path:
     "Run (or resume) a pretraining run; returns its run folder."
     d = setup_distributed(cfg.device)
     run_dir = Path(cfg.out)
-    if d.is_main: claim_run(run_dir, "pretrain", resume=cfg.resume, adopt=cfg.resume and (run_dir / "checkpoints").is_dir())
+    info, nothing_saved = run_info(run_dir) if run_dir.is_dir() else None, not (run_dir / "checkpoints").is_dir()
+    if cfg.resume and nothing_saved and info is None: raise ConfigError(
+        f"--resume: {run_dir} holds no checkpoints/ to continue from; start the run without --resume")
+    if d.is_main: claim_run(run_dir, "pretrain", adopt=cfg.resume,          # killed before its first checkpoint: start again
+                            resume=cfg.resume or (info is not None and info["state"] == "running" and nothing_saved))
+    if cfg.resume and nothing_saved: raise ConfigError(
+        f"--resume: {run_dir} was stopped before its first checkpoint; start it again without --resume")
     if cfg.resume:
         state = load_checkpoint(run_dir)
         cfg = resume_config(state["config"], cfg, given)

@@ -186,3 +186,17 @@ def test_sigkill_during_finetuning_then_rerun_equals_an_uninterrupted_run(tmp_pa
     assert whole.returncode == 0, whole.stderr[-2000:]
     a, b = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("killed", "whole"))
     assert a["test"] == b["test"] and a["val"] == b["val"] and a["steps"] == b["steps"]   # the rerun restarts the cell from scratch
+
+
+def test_resume_of_a_folder_without_checkpoints_leaves_nothing_behind(tmp_path):
+    with pytest.raises(ConfigError, match="holds no checkpoints/ to continue from"): run(tmp_path, "never", steps=2, resume=True)
+    assert not (tmp_path / "never").exists()
+    assert (run(tmp_path, "never", steps=2) / "teacher").is_dir()          # the same folder then starts normally
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_again(tmp_path):
+    from findna.runs import claim_run
+    claim_run(tmp_path / "early", "pretrain")                                # what a run killed at step 1 leaves behind
+    with pytest.raises(ConfigError, match="stopped before its first checkpoint; start it again without --resume"):
+        run(tmp_path, "early", steps=2, resume=True)
+    assert (run(tmp_path, "early", steps=2) / "teacher").is_dir()
