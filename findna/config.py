@@ -56,7 +56,10 @@ def convert(name:str, value, hint, owner:str="setting"):
         if isinstance(value, (float, np.floating)) and float(value).is_integer(): return int(value)
         if isinstance(value, str):
             try: return int(value.strip())
+            except ValueError: pass
+            try: f = float(value.strip())                                          # "1e3", "2000.0"
             except ValueError: raise bad() from None
+            if f.is_integer(): return int(f)
         raise bad()
     if kind is float:
         if isinstance(value, (bool, np.bool_)): raise bad()
