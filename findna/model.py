@@ -518,23 +518,28 @@ def init_classifier(path:str|Path,            # a FinDNA checkpoint (save_pretra
 
 # %% ../nbs/04_model.ipynb #b0f2efeb
 def _sequences(sequences) -> tuple[list, list]:
-    "The sequences to embed and, for each, where it comes from (the user's own index, or the FASTA record and line)."
+    "The sequences to embed, encoded once in the user's order, and where each comes from (the user's index, or the FASTA record and line)."
     if isinstance(sequences, (str, Path)):
         p = Path(sequences)
         if not p.is_file(): raise FinDNAError(
             f"embed got a single string that is not a FASTA file ({str(sequences)[:40]!r}); pass a list of sequences or a path")
         names, seqs, lines = read_fasta(p, FinDNAError)
-        for i, (name, line, s) in enumerate(zip(names, lines, seqs)):
-            try: encode(s)
-            except AlphabetError:
-                try: explain_fasta(p, line)                           # raises on the exact line of the file
-                except AlphabetError as e: raise FinDNAError(f"{p} record #{i} {name!r}: {e}") from None
-        return seqs, [f"{p} record #{i} {n!r} (header on line {l})" for i, (n, l) in enumerate(zip(names, lines))]
-    seqs = list(sequences)
+        where = [f"{p} record #{i} {n!r} (header on line {l})" for i, (n, l) in enumerate(zip(names, lines))]
+    else:
+        seqs = list(sequences)
+        where = [f"sequence #{i} (0-based, in the order given)" for i in range(len(seqs))]
+        for i, s in enumerate(seqs):
+            if not isinstance(s, (str, bytes)): raise FinDNAError(f"{where[i]} is {type(s).__name__}, not a DNA string; drop or fix it")
+    encoded = []
     for i, s in enumerate(seqs):
-        if not isinstance(s, (str, bytes)): raise FinDNAError(
-            f"sequence #{i} (0-based, in the order given) is {type(s).__name__}, not a DNA string; drop or fix it")
-    return seqs, [f"sequence #{i} (0-based, in the order given)" for i in range(len(seqs))]
+        try: encoded.append(encode(s))
+        except AlphabetError as e:
+            if isinstance(sequences, (str, Path)):
+                try: explain_fasta(sequences, lines[i])                   # raises on the exact line of the file
+                except AlphabetError as e2: e = e2
+                raise FinDNAError(f"{Path(sequences)} record #{i} {names[i]!r}: {e}") from None
+            raise FinDNAError(f"{where[i]}: {e}") from None
+    return encoded, where
 
 def fast_cpu_bf16() -> bool:
     "Whether this CPU multiplies bf16 natively (AMX / AVX-512 BF16). Without it (e.g. AVX2-only CPUs) bf16 autocast is several times *slower* than fp32."
@@ -572,9 +577,6 @@ def embed(model:nn.Module,              # FinDNA or FinDNAClassifier (anything w
     pools = tuple(pooling) if isinstance(pooling, (tuple, list)) else (pooling,)   # several poolings: one forward pass
     if not pools or any(p not in ("mean", "cls", "none") for p in pools): raise FinDNAError(
         f"pooling must be 'mean', 'cls', 'none' or a tuple of them, got {pooling!r}")
-    for i, s in enumerate(seqs):                                  # every sequence checked in the user's order, errors name it
-        try: seqs[i] = encode(s)
-        except AlphabetError as e: raise FinDNAError(f"{where[i]}: {e}") from None
     lens = np.array([len(s) for s in seqs], dtype=np.int64)
     for bad, why in ((lens > c.max_len, f"longer than max_len={c.max_len}; split or truncate them, or raise the input "
                       "limit: from_pretrained(dir, max_len=...)"), (lens == 0, "empty")):
