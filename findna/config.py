@@ -184,7 +184,7 @@ def cli_errors(prog:str, debug:bool=False):
     try: yield
     except Exception as e:
         if debug or not expected_error(e): raise
-        print(f"{prog}: error: {e}\n({prog} --debug shows the traceback)", file=sys.stderr)
+        sys.stderr.write(f"{prog}: error: {e}\n({prog} --debug shows the traceback)\n"); sys.stderr.flush()   # one write: ranks' lines stay whole
         raise SystemExit(2) from None
 
 # %% ../nbs/00a_config.ipynb #c0f1a008

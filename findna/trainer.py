@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_trainer.ipynb #5e7266a0
 from __future__ import annotations
-import argparse, hashlib, json, math, os, random, shutil, subprocess, sys, tempfile, time
+import argparse, hashlib, json, math, os, random, re, shutil, subprocess, sys, tempfile, time
 from collections import defaultdict
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -616,9 +616,13 @@ def pretrain_cli(argv:list[str]|None=None) -> None:
     "Command-line entry point (`findna-pretrain`, `python -m findna.trainer`): parse flags, `pretrain`, say where the run is."
     argv = sys.argv[1:] if argv is None else list(argv)
     prog = f"findna-pretrain[rank {os.environ['RANK']}]" if "RANK" in os.environ else "findna-pretrain"   # under torchrun: say which
-    with cli_errors(prog, debug="--debug" in argv):                         # expected errors: one line, exit 2
-        cfg, given = parse_args(argv)
-        run_dir = pretrain(cfg, given)            # returns None: a console script exits with pretrain_cli()'s return value
+    try:
+        with cli_errors(prog, debug="--debug" in argv):                     # expected errors: one line, exit 2
+            cfg, given = parse_args(argv)
+            run_dir = pretrain(cfg, given)        # returns None: a console script exits with pretrain_cli()'s return value
+    except SystemExit:                            # torchrun stops every rank when one exits: let rank 0 say it first
+        if int(os.environ.get("RANK", 0)) > 0: time.sleep(3)
+        raise
     if int(os.environ.get("RANK", 0)) == 0: print(f"\n{run_summary(run_dir)}\nrun folder: {run_dir}")
 
 if __name__ == "__main__" and Path(sys.argv[0]).name == "trainer.py": pretrain_cli()
@@ -635,7 +639,7 @@ def launch(cfg:PretrainConfig, nproc:int) -> Path:
     while chunk := os.read(proc.stderr.fileno(), 65536):                  # pass stderr through (progress bars too), keep its tail
         sys.stderr.write(chunk.decode(errors="replace")); sys.stderr.flush(); tail = (tail + chunk)[-65536:]
     if proc.wait():
-        said = [l for l in tail.decode(errors="replace").splitlines() if l.startswith("findna-pretrain[rank 0]: error:")]
-        raise RuntimeError(f"torchrun exited with {proc.returncode}" + (f"; rank 0 said: {said[0].split(': error: ', 1)[1]}" if said
+        said = re.search(r"findna-pretrain\[rank 0\]: error: ([^\n]*)", tail.decode(errors="replace"))   # anywhere: ranks share stderr
+        raise RuntimeError(f"torchrun exited with {proc.returncode}" + (f"; rank 0 said: {said[1]}" if said
                            else f": {' '.join(cmd)} (its output is above)"))
     return run_dir
