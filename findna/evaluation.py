@@ -20,10 +20,10 @@ from .finetuning import RESULTS_NAME, FinetuneConfig, finetune, load_task
 
 # %% auto #0
 __all__ = ['INITS', 'EvalConfig', 'GridPlan', 'plan_grid', 'kmer_cell', 'evaluate_grid', 'aggregate_results', 'compare_arms',
-           'results_table', 'plot_results', 'verdicts', 'write_evaluation_report']
+           'arm_order', 'contrasts', 'results_table', 'plot_results', 'verdicts', 'write_evaluation_report']
 
 # %% ../nbs/08b_evaluate.ipynb #469a9606
-INITS = ("pretrained", "probe", "scratch")
+INITS = ("pretrained", "probe", "scratch")     # "pretrained" stands for every named pretrained network (EvalConfig.arms)
 
 @dataclass
 class EvalConfig(Config):
@@ -34,8 +34,8 @@ class EvalConfig(Config):
     metric: str = ""                # for the folders in `tasks`: accuracy (default) | mcc | f1_macro
     data_dir: str = ""              # data root; "" = $FINDNA_DATA
     seeds: str = "0,1,2"            # comma list of seeds
-    inits: str = "pretrained,scratch" # comma list of: pretrained | probe | scratch
-    pretrained: str = ""            # pretraining run folder or teacher folder (needed for pretrained / probe)
+    inits: str = "pretrained,scratch" # comma list of: pretrained | probe | scratch | a name given in `pretrained`
+    pretrained: str = ""            # run/teacher folder, or named networks "teacher=PATH,mlm=PATH" (each name an init)
     init_from: str = "teacher"      # "teacher" | "student"
     layout: str = "pretrained"      # "pretrained" | "task" (see FinetuneConfig)
     scratch_preset: str = ""        # "" = the pretrained network's architecture (else the task reference) | preset | folder
@@ -48,7 +48,10 @@ class EvalConfig(Config):
     gb_protocol: str = ""           # protocol label for GenomicBenchmarks tasks, e.g. "re-split" for the shared data
     kmer: bool = True               # compute the k-mer floor
     rc_tta: bool = False
-    patience: int = 0
+    patience: int = 0               # evaluations without a better val metric before stopping; 0 = never
+    eval_every: int = 0             # steps between validations; 0 = once per epoch
+    warmup_fraction: float|None = None # None: each task's reference setting
+    max_tokens: int = 32768         # positions per forward pass (token batching; larger batches accumulate)
     precision: str = "auto"
     device: str = "auto"
     threads: int = 0
@@ -71,9 +74,22 @@ class EvalConfig(Config):
         params["out_dir"] = params.get("out_dir") or str(tmp / "grid")
         return params
 
+    def arms(self) -> dict[str, str]:
+        "The named pretrained networks: `pretrained` as {name: path}; a plain path is the one named 'pretrained'."
+        items = split_commas(self.pretrained)
+        if len(items) == 1 and "=" not in items[0]: return {"pretrained": items[0]}
+        return dict(x.split("=", 1) for x in items if "=" in x)
+
     def rules(self) -> list[tuple[bool, str]]:
-        inits, seeds = split_commas(self.inits), split_commas(self.seeds)
-        return [(bool(inits) and set(inits) <= set(INITS), f"inits={self.inits!r}: each must be one of {INITS}"),
+        inits, seeds, items = split_commas(self.inits), split_commas(self.seeds), split_commas(self.pretrained)
+        arms, named = self.arms(), len(items) > 1 or any("=" in x for x in items)
+        known = {"probe", "scratch"} | set(arms) if named else set(INITS)
+        return [(not named or all(re.fullmatch(r"[A-Za-z][\w.-]*=.+", x) for x in items),
+                 f"pretrained={self.pretrained!r}: several networks must each be name=PATH (e.g. 'teacher=run1,mlm=run2')"),
+                (not named or not ({"probe", "scratch", "kmer"} & set(arms)), f"pretrained={self.pretrained!r}: probe, scratch and kmer are reserved names"),
+                (len(arms) == len([x for x in items if "=" in x]) or not named, f"pretrained={self.pretrained!r} repeats a name"),
+                (bool(inits) and set(inits) <= known,
+                 f"inits={self.inits!r}: each must be one of {tuple(sorted(known))} (probe | scratch | a network named in pretrained)"),
                 (bool(seeds) and all(re.fullmatch(r"-?\d+", x) for x in seeds), f"seeds={self.seeds!r} must be a comma list of integers, e.g. '0,1,2'"),
                 (len(set(seeds)) == len(seeds), f"seeds={self.seeds!r} repeats a seed: a repeated run is not a second sample"),
                 (len(set(inits)) == len(inits), f"inits={self.inits!r} repeats an init"),
@@ -81,7 +97,11 @@ class EvalConfig(Config):
                 (self.on_error in ("raise", "record"), f"on_error={self.on_error!r}; choose 'raise' or 'record'"),
                 (self.precision in ("auto", "bf16", "fp32"), f"precision={self.precision!r}: use auto, bf16 or fp32"), device_rule(self.device),
                 (not ({"pretrained", "probe"} & set(inits)) or bool(self.pretrained),
-                 f"inits={self.inits!r} needs a pretrained network: pass pretrained=<run folder>, or inits='scratch'")]
+                 f"inits={self.inits!r} needs a pretrained network: pass pretrained=<run folder>, or inits='scratch'"),
+                ("probe" not in inits or "pretrained" in arms, f"inits 'probe' probes the network named 'pretrained': name one so in {self.pretrained!r}"),
+                (self.eval_every >= 0 and self.patience >= 0, f"eval_every={self.eval_every}, patience={self.patience}: integers >= 0"),
+                (self.warmup_fraction is None or 0 <= self.warmup_fraction < 1, f"warmup_fraction={self.warmup_fraction}: a number in [0, 1) or None"),
+                (self.max_tokens >= 1, f"max_tokens={self.max_tokens}: a positive integer")]
 
 # %% ../nbs/08b_evaluate.ipynb #b421cbd7
 class GridPlan(NamedTuple):
@@ -91,7 +111,7 @@ class GridPlan(NamedTuple):
 def plan_grid(ev:EvalConfig, out:Path) -> GridPlan:
     "The cells of the grid `ev` (one FinetuneConfig each, out_dir under `out`) and the tasks it cannot run."
     names = [t if get_task(t).benchmark == "user" else get_task(t).name for t in split_commas(ev.tasks)] or suite(ev.suite, ev.data_dir or None)
-    cells, missing = [], []
+    cells, missing, arms = [], [], ev.arms() if ev.pretrained else {}
     for task in names:                                                     # a registry name, or a folder of your own data
         user = get_task(task).benchmark == "user"
         spec = get_task(task, ev.metric or None) if user else get_task(task)
@@ -100,14 +120,14 @@ def plan_grid(ev:EvalConfig, out:Path) -> GridPlan:
             missing.append(dict(task=task, benchmark=spec.benchmark, status=avail.status, reason=avail.reason)); continue
         for seed in (int(s) for s in split_commas(ev.seeds)):
             for init in split_commas(ev.inits):
-                scratch = init == "scratch"
+                scratch, network = init == "scratch", arms.get("pretrained" if init == "probe" else init, "")
                 cells.append((task, init, seed, FinetuneConfig(
-                    task=task, metric=ev.metric if user else "", data_dir=ev.data_dir, pretrained="" if scratch else ev.pretrained, init_from=ev.init_from,
+                    task=task, metric=ev.metric if user else "", data_dir=ev.data_dir, pretrained="" if scratch else network, init_from=ev.init_from,
                     mode="probe" if init == "probe" else "full", layout=ev.layout,
-                    preset=(ev.scratch_preset or ev.pretrained) if scratch else "", epochs=ev.epochs, batch_size=ev.batch_size,
+                    preset=(ev.scratch_preset or next(iter(arms.values()), "")) if scratch else "", epochs=ev.epochs, batch_size=ev.batch_size,
                     lr=ev.lr, max_train_samples=ev.max_train_samples, max_val_samples=ev.max_val_samples, train_split="dev" if avail.status == "dev-only" else "train",
                     seed=seed, precision=ev.precision, device=ev.device, threads=ev.threads, rc_tta=ev.rc_tta,
-                    patience=ev.patience, protocol=ev.gb_protocol if spec.benchmark == "GB" else "",
+                    patience=ev.patience, eval_every=ev.eval_every, warmup_fraction=ev.warmup_fraction, max_tokens=ev.max_tokens, protocol=ev.gb_protocol if spec.benchmark == "GB" else "",
                     out_dir=str(out / "cells" / spec.name / init / f"seed{seed}"), verbose=ev.verbose)))
     return GridPlan(cells, pd.DataFrame(missing, columns=["task", "benchmark", "status", "reason"]))
 
@@ -188,10 +208,23 @@ def _fmt(row) -> str:
     sd = "" if pd.isna(row["sd"]) else f" ± {100 * row['sd']:.1f}"
     return f"{100 * row['mean']:.1f}{sd} (n={int(row['n'])})"
 
-def results_table(cells:pd.DataFrame, numeric:bool=False) -> pd.DataFrame:
-    "One row per task: deep inits and the k-mer floor (× 100), their differences and verdicts, published context."
+def arm_order(cells:pd.DataFrame) -> list[str]:
+    "The inits of `cells` in report order: pretrained networks (as they appear), probe, scratch, the k-mer floor."
+    seen = list(dict.fromkeys(cells.init))
+    return [i for i in seen if i not in ("probe", "scratch", "kmer")] + [i for i in ("probe", "scratch", "kmer") if i in seen]
+
+def contrasts(inits:list[str], extra:list[tuple[str, str]]=()) -> list[tuple[str, str]]:
+    "Pairs (a, b) the report tests: every deep init against the floor, every pretrained network against scratch, then `extra`."
+    nets = [i for i in inits if i not in ("probe", "scratch", "kmer")]
+    pairs = [(i, "kmer") for i in inits if i != "kmer" and "kmer" in inits] + [(i, "scratch") for i in nets if "scratch" in inits]
+    return pairs + [p for p in extra if p[0] in inits and p[1] in inits and p not in pairs]
+
+def _short(i:str) -> str: return "floor" if i == "kmer" else i
+
+def results_table(cells:pd.DataFrame, numeric:bool=False, extra:list[tuple[str, str]]=()) -> pd.DataFrame:
+    "One row per task: deep inits and the k-mer floor (× 100), their differences and verdicts (`contrasts`), published context."
     agg, rows = aggregate_results(cells), []
-    inits = [i for i in (*INITS, "kmer") if i in set(cells.init)]
+    inits = arm_order(cells)
     for task in dict.fromkeys(cells.task):
         get = lambda i: agg.loc[(task, i)] if (task, i) in agg.index else None
         first = next((get(i) for i in inits if get(i) is not None), None)
@@ -202,12 +235,10 @@ def results_table(cells:pd.DataFrame, numeric:bool=False) -> pd.DataFrame:
             if numeric: row.update({f"{i}_mean": None if r is None else 100 * r["mean"], f"{i}_sd": None if r is None else 100 * r["sd"],
                                     f"{i}_n": None if r is None else int(r["n"])})
             else: row[i if i != "kmer" else "k-mer floor"] = _fmt(r)
-        for i in (x for x in ("pretrained", "probe", "scratch") if x in inits):
-            for other, name in (("kmer", "floor"), ("scratch", "scratch")):
-                if other in inits and other != i and (name == "floor" or i == "pretrained"):
-                    d, verdict = compare_arms(get(i), get(other))
-                    row[f"Δ {i} − {name}"] = round(100 * d, 1) if not math.isnan(d) else None
-                    row[f"{i} beats {name}?"] = verdict
+        for a, b in contrasts(inits, extra):
+            d, verdict = compare_arms(get(a), get(b))
+            row[f"Δ {a} − {_short(b)}"] = round(100 * d, 1) if not math.isnan(d) else None
+            row[f"{a} beats {_short(b)}?"] = verdict
         row.update({f"published {k}": v for k, v in _published(task).items()})
         rows.append(row)
     return pd.DataFrame(rows).set_index("task")
@@ -218,7 +249,7 @@ def plot_results(cells:pd.DataFrame, ax=None):
     agg = aggregate_results(cells)
     tasks = list(dict.fromkeys(cells.task))
     fig, ax = (plt.subplots(figsize=(1.6 + 1.3 * len(tasks), 3.6)) if ax is None else (ax.figure, ax))
-    inits = [i for i in (*INITS, "kmer") if i in set(cells.init)]
+    inits = arm_order(cells)
     for j, init in enumerate(inits):
         xs = [t + (j - (len(inits) - 1) / 2) * 0.15 for t in range(len(tasks))]
         pts = [(x, agg.loc[(t, init)]) for x, t in zip(xs, tasks) if (t, init) in agg.index]
@@ -239,7 +270,7 @@ def _markdown(df:pd.DataFrame) -> str:
     lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
     return "\n".join(lines + ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)])
 
-_AGAINST = dict(floor="the k-mer floor", scratch="the same network trained from scratch")
+_AGAINST = dict(floor="the k-mer floor", scratch="the same network trained from scratch")   # any other name: that network
 
 def verdicts(table:pd.DataFrame) -> list[str]:
     "Plain sentences: where each deep init does not clearly beat the k-mer floor, and where pretraining does not help."
@@ -247,11 +278,12 @@ def verdicts(table:pd.DataFrame) -> list[str]:
     for col in (c for c in table.columns if c.endswith("?")):
         init, other = col[:-1].split(" beats ")
         no = [t for t, v in table[col].items() if isinstance(v, str) and v and v != "yes"]
-        if no: out.append(f"**{init} does not clearly beat {_AGAINST[other]}** on: " +
+        if no: out.append(f"**{init} does not clearly beat {_AGAINST.get(other, other)}** on: " +
                           ", ".join(f"{t} ({table.loc[t, col]}, Δ = {table.loc[t, f'Δ {init} − {other}']:+.1f})" for t in no))
     return out
 
-def write_evaluation_report(cells:pd.DataFrame, unavailable:pd.DataFrame, out_dir:str|Path, title:str="findna evaluation") -> Path:
+def write_evaluation_report(cells:pd.DataFrame, unavailable:pd.DataFrame, out_dir:str|Path, title:str="findna evaluation",
+                            extra:list[tuple[str, str]]=()) -> Path:
     "Write results.md, results.csv, cells.csv, fingerprints.json and results.png into `out_dir`; returns the markdown path."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     cells.to_csv(out / "cells.csv", index=False)
@@ -261,8 +293,8 @@ def write_evaluation_report(cells:pd.DataFrame, unavailable:pd.DataFrame, out_di
         if c.get("out_dir") and rec.is_file(): prints[f"{c.task}/{c.init}/seed{c.seed}"] = json.loads(rec.read_text()).get("fingerprint")
     write_json(out / "fingerprints.json", prints)
     ok = cells[cells.status == "ok"] if len(cells) else cells
-    table = results_table(ok) if len(ok) else pd.DataFrame()
-    if len(ok): results_table(ok, numeric=True).to_csv(out / "results.csv")
+    table = results_table(ok, extra=extra) if len(ok) else pd.DataFrame()
+    if len(ok): results_table(ok, numeric=True, extra=extra).to_csv(out / "results.csv")
     else: pd.DataFrame().to_csv(out / "results.csv")
     text = [f"# {title}", "", "Test primary metric × 100 (accuracy for GB/MTcDNA, MCC for GUE, macro F1 for covid), mean ± sd "
             "over seeds (n = seeds). Model selection on validation only; test scored once per cell. The k-mer floor is "
