@@ -1,0 +1,153 @@
+"""The downstream verdict: the k-mer floor vs the `small` network from scratch vs pretrained networks, on the shared tasks.
+
+    python results/downstream/downstream.py --regime labels500 --arms scratch --threads 1     # one arm (resumable)
+    python results/downstream/downstream.py --regime labels500 --report-only                  # table, plot, reading
+
+Every (regime, arm) is one `findna.evaluation.evaluate_grid` folder, `<regime>/<arm>/` here (resumable cell by cell:
+a finished cell is read back, so arms can run in parallel processes and across sessions). The floor is computed in the
+`scratch` grid, on exactly the same splits. `--report-only` (and the end of every run) combines the arms of a regime
+into `<regime>/results.md`, `results.csv`, `cells.csv`, `fingerprints.json`, `results.png`, `curves.png` (validation
+curves of every deep cell), `reading.md` and `budget.md` (CPU time actually spent, per arm). Only `results.json`, `metrics.jsonl`, `predictions.npz` and the
+curves of each cell are committed (the fine-tuned weights are not: see .gitignore).
+"""
+import argparse, json, sys
+from pathlib import Path
+import pandas as pd
+import matplotlib.pyplot as plt
+from findna.runs import read_jsonl
+from findna.config import split_commas
+from findna.evaluation import EvalConfig, aggregate_results, arm_order, compare_arms, evaluate_grid, results_table, write_evaluation_report
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+# Every shared task with a train split, then the two dev-trained EMP tasks (trained on dev, labelled so).
+ALL = ("prom_core_all,prom_core_notata,prom_core_tata,prom_300_tata,tf0,tf1,tf2,tf3,tf4,"
+       "human_nontata_promoters,human_enhancers_cohn,H3,H4")
+# The 2,000-label regime: six tasks with at least 4,000 training sequences, fixed before any result was seen
+# (two promoter sets, two TF sets, the two GenomicBenchmarks sets).
+SIX = "prom_core_all,prom_core_tata,tf1,tf3,human_nontata_promoters,human_enhancers_cohn"
+
+# The CPU fine-tuning recipe, the same for every task and arm (stated in README.md): AdamW at the reference's
+# usual peak lr 5e-4, batch 32, 5 % linear warm-up then cosine, the task's reference dropout and weight decay,
+# best-on-validation checkpoint with early stopping; test scored once per cell on the whole split.
+COMMON = dict(batch_size=32, lr=5e-4, warmup_fraction=0.05, layout="pretrained", gb_protocol="re-split", dev_only="dev",
+              precision="auto", on_error="record", verbose=False)
+REGIMES = {   # caps chosen to fit the CPU budget (README.md); early stopping on validation ends most cells sooner
+    "labels500":  dict(tasks=ALL, seeds="0,1,2", max_train_samples=500, max_val_samples=500, epochs=15, patience=4),
+    "labels2000": dict(tasks=SIX, seeds="0,1,2", max_train_samples=2000, max_val_samples=1000, epochs=6, patience=3),
+    "full":       dict(tasks=ALL, seeds="0,1", max_train_samples=10000, max_val_samples=2000, epochs=3, eval_every=150, patience=4),
+}
+# The pretrained networks (each fine-tuned fully). `teacher`: the shipped teacher (the long run, 1e8 nt).
+# `findna-5M` / `mlm-5M`: the recipe ablation's seed-0 teachers at equal budgets (5.0e6 nt): both losses vs MLM alone.
+NETWORKS = {"teacher": "data/pretrained/findna-small-chr20",
+            "findna-5M": "runs/recipe-ablation/findna-seed0/teacher",
+            "mlm-5M": "runs/recipe-ablation/findna-mlm-seed0/teacher"}
+SCRATCH_ARCH = NETWORKS["teacher"]          # scratch: the same architecture, random weights
+EXTRA = [("findna-5M", "mlm-5M"), ("teacher", "findna-5M")]   # the paper's claim at equal budget; long vs short pretraining
+ARMS = ("scratch", *NETWORKS)
+
+def grid_config(regime:str, arm:str, threads:int) -> EvalConfig:
+    "The grid of one arm in one regime."
+    net = dict(inits="scratch", scratch_preset=SCRATCH_ARCH, kmer=True) if arm == "scratch" else \
+          dict(inits=arm, pretrained=f"{arm}={NETWORKS[arm]}", kmer=False)
+    return EvalConfig(data_dir=str(DATA), out_dir=str(HERE / regime / arm), threads=threads, **COMMON, **REGIMES[regime], **net)
+
+def run(regime:str, arm:str, threads:int) -> pd.DataFrame:
+    cells, _ = evaluate_grid(grid_config(regime, arm, threads))
+    return cells
+
+def collect(regime:str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "Every finished cell of the regime's arm grids (read back, nothing is run), and the tasks a grid could not run."
+    rows, missing = [], []
+    for arm in ARMS:
+        cfg = grid_config(regime, arm, 1)
+        if not (Path(cfg.out_dir) / "grid.json").is_file(): continue
+        for rec_path in sorted(Path(cfg.out_dir).glob("cells/*/*/seed*/results.json")):
+            rec, init = json.loads(rec_path.read_text()), rec_path.parent.parent.name
+            m, steps = rec["metric"], rec.get("steps") or {}
+            rows.append(dict(task=rec["task"], benchmark=rec["benchmark"], init=init, seed=rec["seed"], metric=m, status="ok",
+                             test=rec["test"][m], val=rec["val"][m], protocol=rec.get("protocol", ""), n_train=rec["sizes"]["train"],
+                             wall_time_s=rec.get("wall_time_s"), steps=steps.get("done"), best_step=(rec.get("best") or {}).get("step"),
+                             stopped_early=rec.get("stopped_early"), out_dir=str(rec_path.parent), notes=" | ".join(rec.get("notes", []))))
+    cells = pd.DataFrame(rows)
+    if len(cells):
+        order = {t: i for i, t in enumerate(split_commas(REGIMES[regime]["tasks"]))}
+        cells = cells.assign(o=cells.task.map(order)).sort_values(["o", "init", "seed"], kind="stable").drop(columns="o")
+    return cells, pd.DataFrame(missing, columns=["task", "benchmark", "status", "reason"])
+
+def reading(cells:pd.DataFrame, regime:str) -> str:
+    "What the table says, in sentences generated from the numbers (means over seeds; 'clearly' = more than 2 standard errors)."
+    agg, inits = aggregate_results(cells), arm_order(cells)
+    tasks, lines = list(dict.fromkeys(cells.task)), [f"# Reading: {regime}", ""]
+    get = lambda t, i: agg.loc[(t, i)] if (t, i) in agg.index else None
+    def count(a, b):
+        both = [t for t in tasks if get(t, a) is not None and get(t, b) is not None]
+        res = [compare_arms(get(t, a), get(t, b)) for t in both]
+        return len(both), sum(d > 0 for d, _ in res), sum(v == "yes" for _, v in res), sum(v == "no (worse)" for _, v in res)
+    deep = [i for i in inits if i != "kmer"]
+    if "kmer" in inits:
+        best = [t for t in tasks if any(get(t, i) is not None for i in deep) and get(t, "kmer") is not None
+                and max(get(t, i)["mean"] for i in deep if get(t, i) is not None) > get(t, "kmer")["mean"]]
+        n = sum(1 for t in tasks if get(t, "kmer") is not None)
+        lines.append(f"- The best deep arm (by mean) is above the k-mer floor on {len(best)} of {n} tasks"
+                     + (f": {', '.join(best)}." if best else "."))
+    for a, b in [(i, "kmer") for i in deep] + [(i, "scratch") for i in deep if i != "scratch"] + EXTRA:
+        if a not in inits or b not in inits: continue
+        n, up, yes, worse = count(a, b)
+        if n: lines.append(f"- **{a}** vs **{'the k-mer floor' if b == 'kmer' else b}**: higher mean on {up} of {n} tasks, "
+                           f"clearly better on {yes}, clearly worse on {worse}.")
+    seeds = cells.groupby(["task", "init"]).size()
+    lines += ["", f"Cells: {len(cells)} finished ({', '.join(f'{i}: {int((cells.init == i).sum())}' for i in inits)}); "
+              f"seeds per task and arm: {int(seeds.min())}–{int(seeds.max())}."]
+    return "\n".join(lines) + "\n"
+
+def budget(cells:pd.DataFrame) -> str:
+    "CPU time actually spent: wall seconds of the finished cells per arm (each cell ran on one thread)."
+    g = cells.groupby("init", sort=False).wall_time_s.agg(["sum", "size", "median"])
+    lines = ["| arm | cells | wall time (h, one thread each) | median per cell (s) |", "|---|---:|---:|---:|"]
+    lines += [f"| {i} | {int(r['size'])} | {r['sum'] / 3600:.2f} | {r['median']:.0f} |" for i, r in g.iterrows()]
+    return "\n".join(lines) + f"\n\nTotal: {g['sum'].sum() / 3600:.2f} CPU-hours.\n"
+
+def plot_curves(cells:pd.DataFrame, path:Path):
+    "Validation primary metric against optimiser steps, one panel per task, one line per deep cell (colour = arm): do runs plateau?"
+    deep = cells[cells.init != "kmer"]
+    tasks, arms = list(dict.fromkeys(deep.task)), arm_order(deep)
+    cols = min(5, len(tasks)); rows = -(-len(tasks) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 2.4 * rows), squeeze=False, sharex=False)
+    colour = {a: f"C{i}" for i, a in enumerate(arms)}
+    for ax, task in zip(axes.flat, tasks):
+        for _, c in deep[deep.task == task].iterrows():
+            log = [r for r in read_jsonl(Path(c.out_dir) / "metrics.jsonl") if r.get("split") == "val"]
+            if log: ax.plot([r["step"] for r in log], [100 * r[c.metric] for r in log], color=colour[c.init], lw=1, alpha=0.8,
+                            label=c.init if c.seed == deep[(deep.task == task) & (deep.init == c.init)].seed.min() else None)
+        ax.set_title(f"{task} (val {deep[deep.task == task].metric.iloc[0]})", fontsize=8); ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(tasks):]: ax.axis("off")
+    axes.flat[0].legend(fontsize=7); fig.supxlabel("optimiser step", fontsize=8); fig.tight_layout()
+    fig.savefig(path, dpi=100); plt.close(fig)
+
+def report(regime:str) -> Path | None:
+    cells, missing = collect(regime)
+    if not len(cells): print(f"{regime}: no finished cells yet"); return None
+    out = HERE / regime
+    md = write_evaluation_report(cells, missing, out, title=f"findna downstream — {regime}", extra=EXTRA)
+    (out / "reading.md").write_text(reading(cells, regime))
+    (out / "budget.md").write_text(budget(cells))
+    plot_curves(cells, out / "curves.png")
+    print((out / "reading.md").read_text())
+    return md
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--regime", choices=list(REGIMES), required=True)
+    ap.add_argument("--arms", default="scratch", help=f"comma list of {ARMS}")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--report-only", action="store_true")
+    a = ap.parse_args()
+    if not DATA.is_dir(): sys.exit(f"{DATA} not found: this experiment needs the shared data beside the repository")
+    if not a.report_only:
+        for arm in split_commas(a.arms):
+            if arm not in ARMS: sys.exit(f"--arms: {arm!r} is not one of {ARMS}")
+            run(a.regime, arm, a.threads)
+    report(a.regime)
