@@ -35,8 +35,8 @@ SIX = "prom_core_all,prom_core_tata,tf1,tf3,human_nontata_promoters,human_enhanc
 COMMON = dict(batch_size=32, lr=5e-4, warmup_fraction=0.05, layout="pretrained", gb_protocol="re-split", dev_only="dev",
               precision="auto", on_error="record", verbose=False)
 REGIMES = {   # caps chosen to fit the CPU budget (README.md); early stopping on validation ends most cells sooner
-    "labels500":  dict(tasks=ALL, seeds="0,1,2", max_train_samples=500, max_val_samples=500, epochs=15, patience=4),
-    "labels2000": dict(tasks=SIX, seeds="0,1,2", max_train_samples=2000, max_val_samples=1000, epochs=6, patience=3),
+    "labels500":  dict(tasks=ALL, seeds="0,1,2", max_train_samples=500, max_val_samples=500, epochs=12, patience=4),
+    "labels2000": dict(tasks=SIX, seeds="0,1,2", max_train_samples=2000, max_val_samples=1000, epochs=5, patience=3),
     "full":       dict(tasks=ALL, seeds="0,1", max_train_samples=10000, max_val_samples=2000, epochs=3, eval_every=150, patience=4),
 }
 # The pretrained networks (each fine-tuned fully). `teacher`: the shipped teacher (the long run, 1e8 nt).
