@@ -90,7 +90,7 @@ def reading(cells:pd.DataFrame, regime:str) -> str:
     if "kmer" in inits:
         best = [t for t in tasks if any(get(t, i) is not None for i in deep) and get(t, "kmer") is not None
                 and max(get(t, i)["mean"] for i in deep if get(t, i) is not None) > get(t, "kmer")["mean"]]
-        n = sum(1 for t in tasks if get(t, "kmer") is not None)
+        n = sum(1 for t in tasks if get(t, "kmer") is not None and any(get(t, i) is not None for i in deep))
         lines.append(f"- The best deep arm (by mean) is above the k-mer floor on {len(best)} of {n} tasks"
                      + (f": {', '.join(best)}." if best else "."))
     for a, b in [(i, "kmer") for i in deep] + [(i, "scratch") for i in deep if i != "scratch"] + EXTRA:
