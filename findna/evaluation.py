@@ -19,8 +19,9 @@ from .metrics import FinetuneError, kmer_baseline
 from .finetuning import RESULTS_NAME, FinetuneConfig, finetune, load_task
 
 # %% auto #0
-__all__ = ['INITS', 'EvalConfig', 'GridPlan', 'plan_grid', 'kmer_cell', 'evaluate_grid', 'aggregate_results', 'compare_arms',
-           'arm_order', 'contrasts', 'results_table', 'plot_results', 'verdicts', 'write_evaluation_report']
+__all__ = ['INITS', 'EvalConfig', 'GridPlan', 'plan_grid', 'kmer_cell', 'cell_row', 'evaluate_grid', 'aggregate_results',
+           'compare_arms', 'arm_order', 'contrasts', 'results_table', 'plot_results', 'verdicts',
+           'write_evaluation_report']
 
 # %% ../nbs/08b_evaluate.ipynb #469a9606
 INITS = ("pretrained", "probe", "scratch")     # "pretrained" stands for every named pretrained network (EvalConfig.arms)
@@ -146,7 +147,8 @@ def kmer_cell(cfg:FinetuneConfig, out:str|Path) -> dict:
     return rec
 
 # %% ../nbs/08b_evaluate.ipynb #67b97ccb
-def _row(rec:dict, init:str, out:str) -> dict:
+def cell_row(rec:dict, init:str, out:str|Path) -> dict:
+    "One row of the grid's cell table from a cell's `results.json` record (a deep cell or the floor)."
     m = rec["metric"]
     return dict(task=rec["task"], benchmark=rec["benchmark"], init=init, seed=rec["seed"], metric=m, status="ok",
                 test=rec["test"][m], val=rec["val"][m], **{f"test_{k}": rec["test"][k] for k in ("accuracy", "mcc", "f1_macro", "auroc")},
@@ -173,7 +175,7 @@ def evaluate_grid(ev:EvalConfig|dict|None=None, **kwargs) -> tuple[pd.DataFrame,
                          for (t, s), c in floors.items()]
     for task, init, seed, cfg, job in progress(jobs, disable=not ev.verbose, desc="grid", unit="cell"):
         where = out / "cells" / get_task(task).name / init / f"seed{seed}"
-        try: rows.append(_row(job(), init, where))
+        try: rows.append(cell_row(job(), init, where))
         except (FinetuneError, TaskError, CheckpointError, FinDNAError) as e:
             if ev.on_error == "raise": raise
             rows.append(dict(task=get_task(task).name, benchmark=get_task(task).benchmark, init=init, seed=seed, metric=cfg.metric or get_task(task).metric,

@@ -16,7 +16,7 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from findna.runs import read_jsonl
 from findna.config import split_commas
-from findna.evaluation import EvalConfig, aggregate_results, arm_order, compare_arms, evaluate_grid, results_table, write_evaluation_report
+from findna.evaluation import EvalConfig, aggregate_results, arm_order, cell_row, compare_arms, contrasts, evaluate_grid, write_evaluation_report
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -58,24 +58,15 @@ def run(regime:str, arm:str, threads:int) -> pd.DataFrame:
     cells, _ = evaluate_grid(grid_config(regime, arm, threads))
     return cells
 
-def collect(regime:str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "Every finished cell of the regime's arm grids (read back, nothing is run), and the tasks a grid could not run."
-    rows, missing = [], []
-    for arm in ARMS:
-        cfg = grid_config(regime, arm, 1)
-        if not (Path(cfg.out_dir) / "grid.json").is_file(): continue
-        for rec_path in sorted(Path(cfg.out_dir).glob("cells/*/*/seed*/results.json")):
-            rec, init = json.loads(rec_path.read_text()), rec_path.parent.parent.name
-            m, steps = rec["metric"], rec.get("steps") or {}
-            rows.append(dict(task=rec["task"], benchmark=rec["benchmark"], init=init, seed=rec["seed"], metric=m, status="ok",
-                             test=rec["test"][m], val=rec["val"][m], protocol=rec.get("protocol", ""), n_train=rec["sizes"]["train"],
-                             wall_time_s=rec.get("wall_time_s"), steps=steps.get("done"), best_step=(rec.get("best") or {}).get("step"),
-                             stopped_early=rec.get("stopped_early"), out_dir=str(rec_path.parent), notes=" | ".join(rec.get("notes", []))))
+def collect(regime:str) -> pd.DataFrame:
+    "Every finished cell of the regime's arm grids, read back from their results.json (nothing is run)."
+    rows = [cell_row(json.loads(p.read_text()), p.parent.parent.name, p.parent)
+            for arm in ARMS for p in sorted(Path(grid_config(regime, arm, 1).out_dir).glob("cells/*/*/seed*/results.json"))]
     cells = pd.DataFrame(rows)
     if len(cells):
         order = {t: i for i, t in enumerate(split_commas(REGIMES[regime]["tasks"]))}
         cells = cells.assign(o=cells.task.map(order)).sort_values(["o", "init", "seed"], kind="stable").drop(columns="o")
-    return cells, pd.DataFrame(missing, columns=["task", "benchmark", "status", "reason"])
+    return cells
 
 def reading(cells:pd.DataFrame, regime:str) -> str:
     "What the table says, in sentences generated from the numbers (means over seeds; 'clearly' = more than 2 standard errors)."
@@ -93,8 +84,7 @@ def reading(cells:pd.DataFrame, regime:str) -> str:
         n = sum(1 for t in tasks if get(t, "kmer") is not None and any(get(t, i) is not None for i in deep))
         lines.append(f"- The best deep arm (by mean) is above the k-mer floor on {len(best)} of {n} tasks"
                      + (f": {', '.join(best)}." if best else "."))
-    for a, b in [(i, "kmer") for i in deep] + [(i, "scratch") for i in deep if i != "scratch"] + EXTRA:
-        if a not in inits or b not in inits: continue
+    for a, b in contrasts(inits, EXTRA):
         n, up, yes, worse = count(a, b)
         if n: lines.append(f"- **{a}** vs **{'the k-mer floor' if b == 'kmer' else b}**: higher mean on {up} of {n} tasks, "
                            f"clearly better on {yes}, clearly worse on {worse}.")
@@ -128,10 +118,10 @@ def plot_curves(cells:pd.DataFrame, path:Path):
     fig.savefig(path, dpi=100); plt.close(fig)
 
 def report(regime:str) -> Path | None:
-    cells, missing = collect(regime)
+    cells = collect(regime)
     if not len(cells): print(f"{regime}: no finished cells yet"); return None
     out = HERE / regime
-    md = write_evaluation_report(cells, missing, out, title=f"findna downstream — {regime}", extra=EXTRA)
+    md = write_evaluation_report(cells, pd.DataFrame(columns=["task", "benchmark", "status", "reason"]), out, title=f"findna downstream — {regime}", extra=EXTRA)
     (out / "reading.md").write_text(reading(cells, regime))
     (out / "budget.md").write_text(budget(cells))
     plot_curves(cells, out / "curves.png")
