@@ -22,13 +22,13 @@ from .distill import adamw, cosine_schedule
 from .model import resolve_precision
 from .model import (CheckpointError, FinDNA, FinDNAClassifier, FinDNAConfig, FinDNAError, PRESETS, autocast_context,
                           checkpoint_metadata, pretrained_path)
-from .tasks import Split, TaskData, get_task, load, write_synthetic_data
+from .tasks import TASKS, Split, TaskData, TaskSpec, get_task, load, write_synthetic_data
 from .metrics import FinetuneError, classification_metrics
 
 # %% auto #0
-__all__ = ['HYPERPARAMETERS', 'GENERIC_SETTINGS', 'RESULTS_NAME', 'FinetuneConfig', 'resolve_hyperparameters', 'load_task',
-           'resolve_pretrained', 'scratch_architecture', 'build_classifier', 'finetune_precision', 'predict',
-           'plot_curves', 'plot_confusion', 'finetune', 'results_record', 'finetune_cli']
+__all__ = ['HYPERPARAMETERS', 'GENERIC_SETTINGS', 'RESULTS_NAME', 'task_fields', 'FinetuneConfig', 'resolve_hyperparameters',
+           'load_task', 'resolve_pretrained', 'scratch_architecture', 'build_classifier', 'finetune_precision',
+           'predict', 'plot_curves', 'plot_confusion', 'finetune', 'results_record', 'finetune_cli']
 
 # %% ../nbs/08_finetuning.ipynb #45ea6227
 HYPERPARAMETERS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_fraction", "mlp_dropout", "layer_dropout")
@@ -40,11 +40,26 @@ _CHOICES = dict(init_from=("teacher", "student"), mode=("full", "probe"), layout
 _RUNTIME = ("out_dir", "device", "threads", "verbose")   # fields that do not change the result
 
 # %% ../nbs/08_finetuning.ipynb #d0e3320f
+def task_fields(spec:TaskSpec, metric:str="", n_classes:int=0) -> tuple[str, str, int]:
+    "The (task, metric, n_classes) settings that name `spec` in a config: a registry name, or your folder with its metric and classes."
+    if spec.benchmark != "user":
+        if TASKS.get(spec.name) != spec: raise FinetuneError(
+            f"task: a TaskSpec {spec.name!r} that is not the registry's cannot be recorded in a config; pass its name, or a folder (user_task)")
+        return spec.name, metric, n_classes
+    if metric and metric != spec.metric: raise FinetuneError(f"metric={metric!r} contradicts the TaskSpec's metric {spec.metric!r}; give one of them")
+    rebuilt = get_task(spec.folder, spec.metric, spec.n_classes)
+    differ = [f for f in ("n_classes", "metric", "length", "fixed_length", "layout", "class_names") if getattr(rebuilt, f) != getattr(spec, f)]
+    if differ: raise FinetuneError(
+        f"task: the TaskSpec of {spec.folder} differs from what the folder gives ({', '.join(differ)}: "
+        f"{[getattr(spec, f) for f in differ]} vs {[getattr(rebuilt, f) for f in differ]}); a config records the folder, "
+        "its metric and n_classes only: pass user_task(folder, metric=..., n_classes=...) without other changes")
+    return spec.folder, spec.metric, spec.n_classes
+
 @dataclass
 class FinetuneConfig(Config):
     "Every setting of a fine-tuning run (the papermill parameters of `10_finetune`); JSON round trip via `asdict`."
     _owner, _error = "fine-tuning parameter", FinetuneError
-    task: str = setting("prom_core_all", "registry name or alias (findna.tasks.TASKS), or a folder of your own data (user_task)")
+    task: str = setting("prom_core_all", "registry name or alias (findna.tasks.TASKS), or a folder of your own data; a TaskSpec (user_task(...)) is taken too")
     metric: str = setting("", "your own folder only: accuracy (default) | mcc | f1_macro")
     n_classes: int = setting(0, "your own folder only; 0: from the data")
     data_dir: str = setting("", 'data root; "" = $FINDNA_DATA')
@@ -77,6 +92,10 @@ class FinetuneConfig(Config):
     out_dir: str = setting("", 'run folder; "" = a new temporary folder')
     protocol: str = setting("", 'a label the files cannot tell, e.g. "re-split"; recorded in results')
     verbose: bool = setting(True, "progress bar and one line per evaluation")
+
+    def __post_init__(self):
+        if isinstance(self.task, TaskSpec): self.task, self.metric, self.n_classes = task_fields(self.task, self.metric, self.n_classes)
+        super().__post_init__()
 
     @classmethod
     def smoke(cls, params:dict) -> dict:

@@ -221,3 +221,22 @@ def test_layout_task_records_and_warns_about_dropped_layers(tmp_path):
                        batch_size=32, precision="fp32", verbose=False, out_dir=str(tmp_path / "ft"))
     assert rec["init"]["layers_pretrained"] == 14 < rec["init"]["layers_in_checkpoint"] == 20   # 2 x 7 of 2 x 10
     assert any("6 of 20 pretrained layers are dropped" in n for n in rec["notes"])
+
+def test_finetune_takes_a_user_task_spec(tmp_path):
+    "finetune(task=user_task(folder, metric=...)) runs on your folder and records it; a spec the config cannot carry is refused."
+    from findna.tasks import TASKS, user_task
+    from dataclasses import replace
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 64), ("dev", 24), ("test", 24)):
+        y = np.arange(n) % 2
+        seqs = ["".join(rng.choice(list("ACGT"), 40)) for _ in range(n)]
+        pd.DataFrame(dict(sequence=[s[:10] + ("TATAAA" if l else "GCGCGC") + s[16:] for s, l in zip(seqs, y)], label=y)).to_csv(tmp_path / f"{split}.csv", index=False)
+    spec = user_task(tmp_path, metric="mcc")
+    cfg = FinetuneConfig(task=spec)
+    assert (cfg.task, cfg.metric, cfg.n_classes) == (str(tmp_path.resolve()), "mcc", 2)
+    rec = finetune(task=spec, out_dir=str(tmp_path / "ft"), **FAST)
+    assert rec["benchmark"] == "user" and rec["metric"] == "mcc" and rec["config"]["task"] == str(tmp_path.resolve())
+    assert FinetuneConfig(task=TASKS["tf1"]).task == "tf1"
+    with pytest.raises(FinetuneError, match="length"): FinetuneConfig(task=replace(spec, length=500))
+    with pytest.raises(FinetuneError, match="contradicts"): FinetuneConfig(task=spec, metric="accuracy")
+    with pytest.raises(FinetuneError, match="not the registry's"): FinetuneConfig(task=replace(TASKS["tf1"], n_classes=3))

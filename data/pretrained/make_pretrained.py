@@ -1,6 +1,6 @@
 """Ship a pretraining run's teacher as `data/pretrained/<name>/` (safetensors + config + metadata + README).
 
-    python data/pretrained/make_pretrained.py RUN_DIR [--name findna-small-chr20]
+    python data/pretrained/make_pretrained.py RUN_DIR [--name findna-small-chr20] [--into data/pretrained]
 
 A finished run ships its exported `teacher/`; an unfinished one ships the teacher of its last checkpoint and
 says so (`interim: true`, the step, the tokens seen). The README records provenance, the held-out accuracy the
@@ -14,7 +14,7 @@ from findna.trainer import load_checkpoint, read_metrics
 
 HERE = Path(__file__).resolve().parent
 
-def ship(run:Path, name:str, doc:str, note:str="") -> Path:
+def ship(run:Path, name:str, doc:str, note:str="", into:Path=HERE) -> Path:
     cfg = json.loads((run / "config.json").read_text())
     state = load_checkpoint(run)
     step, window = state["step"], cfg["resolved"]["window"]
@@ -27,10 +27,10 @@ def ship(run:Path, name:str, doc:str, note:str="") -> Path:
                 heldout_student_acc=round(float(val.mlm_acc), 4), heldout_teacher_acc=round(float(val.teacher_mlm_acc), 4),
                 heldout_majority_rate=round(float(val.majority_rate), 4), heldout_step=int(val.step),
                 effective_prototypes=round(float(val.effective_prototypes), 1), run=str(run))
-    out = teacher.save_pretrained(HERE / name, role="teacher", info=info)
+    out = teacher.save_pretrained(Path(into) / name, role="teacher", info=info)
     sha = hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
     size = (out / "model.safetensors").stat().st_size
-    (out / "README.md").write_text(f"""# `{name}`: the findna teacher pretrained on human chr20 (CPU)
+    (out / "README.md").write_text(f"""# `{name}`: the `{cfg['recipe']}` teacher (objective `{cfg['objective']}`) pretrained on human chr20 (CPU)
 
 Load it with `FinDNA.from_pretrained("{name}")` (or this folder's path); fine-tune it with
 `papermill nbs/10_finetune.ipynb out.ipynb -p pretrained {name} ...`; embed with `embed(FinDNA.from_pretrained("{name}"), seqs)`.
@@ -47,7 +47,7 @@ Load it with `FinDNA.from_pretrained("{name}")` (or this folder's path); fine-tu
 | effective prototypes (held-out) | {info['effective_prototypes']} of {teacher.config.out_dim} |
 | `model.safetensors` | {size:,} bytes, sha256 `{sha}` |
 
-Regenerate: `python data/pretrained/make_pretrained.py {run} --doc {doc}` after the run's command in `{doc}`. `metadata.json` holds the same provenance as machine-readable JSON.
+Regenerate: `python data/pretrained/make_pretrained.py {run} --name {name}{'' if Path(into).resolve() == HERE else ' --into ' + str(into)} --doc {doc}` after the run's command in `{doc}`. `metadata.json` holds the same provenance as machine-readable JSON.
 """)
     return out
 
@@ -56,5 +56,6 @@ if __name__ == "__main__":
     ap.add_argument("run"); ap.add_argument("--name", default="findna-small-chr20")
     ap.add_argument("--doc", default="results/pretrain-chr20-findna/README.md", help="where the run's command is written")
     ap.add_argument("--note", default="", help="a sentence of context for the status row")
+    ap.add_argument("--into", default=str(HERE), help="the folder that receives <name>/ (default: data/pretrained)")
     a = ap.parse_args()
-    print(ship(Path(a.run), a.name, a.doc, a.note))
+    print(ship(Path(a.run), a.name, a.doc, a.note, Path(a.into)))

@@ -37,13 +37,14 @@ COMMON = dict(batch_size=32, lr=5e-4, warmup_fraction=0.05, layout="pretrained",
 REGIMES = {   # caps chosen to fit the CPU budget (README.md); early stopping on validation ends most cells sooner
     "labels500":  dict(tasks=ALL, seeds="0,1,2", max_train_samples=500, max_val_samples=500, epochs=12, patience=4),
     "labels2000": dict(tasks=SIX, seeds="0,1,2", max_train_samples=2000, max_val_samples=1000, epochs=5, patience=3),
-    "full":       dict(tasks=ALL, seeds="0,1", max_train_samples=10000, max_val_samples=2000, epochs=3, eval_every=150, patience=4),
+    "full":       dict(tasks=ALL, seeds="0,1", max_train_samples=10000, max_val_samples=2000, epochs=2, eval_every=125, patience=3),
 }
 # The pretrained networks (each fine-tuned fully). `teacher`: the shipped teacher (the long run, 1e8 nt).
-# `findna-5M` / `mlm-5M`: the recipe ablation's seed-0 teachers at equal budgets (5.0e6 nt): both losses vs MLM alone.
+# `findna-5M` / `mlm-5M`: the recipe ablation's seed-0 teachers at equal budgets (5.0e6 nt): both losses vs MLM alone,
+# committed with their checksums (results/recipe-ablation/teachers/README.md) so that every session fine-tunes the same weights.
 NETWORKS = {"teacher": "data/pretrained/findna-small-chr20",
-            "findna-5M": "runs/recipe-ablation/findna-seed0/teacher",
-            "mlm-5M": "runs/recipe-ablation/findna-mlm-seed0/teacher"}
+            "findna-5M": "results/recipe-ablation/teachers/findna-seed0",
+            "mlm-5M": "results/recipe-ablation/teachers/findna-mlm-seed0"}
 SCRATCH_ARCH = NETWORKS["teacher"]          # scratch: the same architecture, random weights
 EXTRA = [("findna-5M", "mlm-5M"), ("teacher", "findna-5M")]   # the paper's claim at equal budget; long vs short pretraining
 ARMS = ("scratch", *NETWORKS)
