@@ -41,7 +41,7 @@ REGIMES = {   # caps chosen to fit the CPU budget (README.md); early stopping on
 }
 # The pretrained networks (each fine-tuned fully). `teacher`: the shipped teacher (the long run, 1e8 nt).
 # `findna-5M` / `mlm-5M`: the recipe ablation's seed-0 teachers at equal budgets (5.0e6 nt): both losses vs MLM alone,
-# committed with their checksums (results/recipe-ablation/teachers/README.md) so that every session fine-tunes the same weights.
+# committed with their checksums (results/recipe-ablation/teachers/<name>/README.md) so that every session fine-tunes the same weights.
 NETWORKS = {"teacher": "data/pretrained/findna-small-chr20",
             "findna-5M": "results/recipe-ablation/teachers/findna-seed0",
             "mlm-5M": "results/recipe-ablation/teachers/findna-mlm-seed0"}
