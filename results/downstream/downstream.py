@@ -85,6 +85,11 @@ def reading(cells:pd.DataFrame, regime:str) -> str:
         n = sum(1 for t in tasks if get(t, "kmer") is not None and any(get(t, i) is not None for i in deep))
         lines.append(f"- The best deep arm (by mean) is above the k-mer floor on {len(best)} of {n} tasks"
                      + (f": {', '.join(best)}." if best else "."))
+        dev = set(cells.task[cells.protocol == "dev-trained"])   # H3, H4: no train split (trained on dev)
+        if dev:
+            own = [t for t in tasks if t not in dev and get(t, "kmer") is not None and any(get(t, i) is not None for i in deep)]
+            lines.append(f"- Of the {len(own)} tasks with a train split (without the dev-trained {', '.join(sorted(dev))}): "
+                         f"{sum(t in best for t in own)} of {len(own)}.")
     for a, b in contrasts(inits, EXTRA):
         n, up, yes, worse = count(a, b)
         if n: lines.append(f"- **{a}** vs **{'the k-mer floor' if b == 'kmer' else b}**: higher mean on {up} of {n} tasks, "
@@ -102,7 +107,7 @@ def budget(cells:pd.DataFrame) -> str:
     return "\n".join(lines) + f"\n\nTotal: {g['sum'].sum() / 3600:.2f} CPU-hours.\n"
 
 def plot_curves(cells:pd.DataFrame, path:Path):
-    "Validation primary metric against optimiser steps, one panel per task, one line per deep cell (colour = arm): do runs plateau?"
+    "Validation primary metric against optimiser steps, one panel per task, one line per deep cell (colour = arm; a cell validated once is a point): do runs plateau?"
     deep = cells[cells.init != "kmer"]
     tasks, arms = list(dict.fromkeys(deep.task)), arm_order(deep)
     cols = min(5, len(tasks)); rows = -(-len(tasks) // cols)
@@ -111,7 +116,7 @@ def plot_curves(cells:pd.DataFrame, path:Path):
     for ax, task in zip(axes.flat, tasks):
         for _, c in deep[deep.task == task].iterrows():
             log = [r for r in read_jsonl(Path(c.out_dir) / "metrics.jsonl") if r.get("split") == "val"]
-            if log: ax.plot([r["step"] for r in log], [100 * r[c.metric] for r in log], color=colour[c.init], lw=1, alpha=0.8,
+            if log: ax.plot([r["step"] for r in log], [100 * r[c.metric] for r in log], color=colour[c.init], lw=1, alpha=0.8, marker="o", ms=2,
                             label=c.init if c.seed == deep[(deep.task == task) & (deep.init == c.init)].seed.min() else None)
         ax.set_title(f"{task} (val {deep[deep.task == task].metric.iloc[0]})", fontsize=8); ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(tasks):]: ax.axis("off")
