@@ -28,3 +28,11 @@ def test_shipped_teacher_starts_a_classifier_by_name():
     from findna.model import FinDNAClassifier
     clf = FinDNAClassifier.from_pretrained("findna-small-chr20", n_classes=3, max_len=70)
     assert clf.n_classes == 3 and clf.config.max_len == 70 and "layers pretrained" in clf.init
+
+@pytest.mark.parametrize("folder", sorted((ROOT / "results" / "recipe-ablation" / "teachers").glob("*/")), ids=lambda p: p.name)
+def test_committed_ablation_teachers_match_their_checksums(folder):
+    "The equal-budget teachers fine-tuned in results/downstream (findna-5M, mlm-5M): README sha256 = the weights; objective as named."
+    sha = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+    assert sha in (folder / "README.md").read_text(), f"{folder}: README's sha256 does not match model.safetensors"
+    info = checkpoint_metadata(folder)["pretraining"]
+    assert info["tokens_seen"] == 5_008_000 and info["objective"] == ("mlm" if "mlm" in folder.name else "both")
