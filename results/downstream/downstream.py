@@ -80,14 +80,13 @@ def reading(cells:pd.DataFrame, regime:str) -> str:
         return len(both), sum(d > 0 for d, _ in res), sum(v == "yes" for _, v in res), sum(v == "no (worse)" for _, v in res)
     deep = [i for i in inits if i != "kmer"]
     if "kmer" in inits:
-        best = [t for t in tasks if any(get(t, i) is not None for i in deep) and get(t, "kmer") is not None
-                and max(get(t, i)["mean"] for i in deep if get(t, i) is not None) > get(t, "kmer")["mean"]]
-        n = sum(1 for t in tasks if get(t, "kmer") is not None and any(get(t, i) is not None for i in deep))
-        lines.append(f"- The best deep arm (by mean) is above the k-mer floor on {len(best)} of {n} tasks"
+        scored = [t for t in tasks if get(t, "kmer") is not None and any(get(t, i) is not None for i in deep)]
+        best = [t for t in scored if max(get(t, i)["mean"] for i in deep if get(t, i) is not None) > get(t, "kmer")["mean"]]
+        lines.append(f"- The best deep arm (by mean) is above the k-mer floor on {len(best)} of {len(scored)} tasks"
                      + (f": {', '.join(best)}." if best else "."))
         dev = set(cells.task[cells.protocol == "dev-trained"])   # H3, H4: no train split (trained on dev)
         if dev:
-            own = [t for t in tasks if t not in dev and get(t, "kmer") is not None and any(get(t, i) is not None for i in deep)]
+            own = [t for t in scored if t not in dev]
             lines.append(f"- Of the {len(own)} tasks with a train split (without the dev-trained {', '.join(sorted(dev))}): "
                          f"{sum(t in best for t in own)} of {len(own)}.")
     for a, b in contrasts(inits, EXTRA):
