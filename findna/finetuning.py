@@ -357,7 +357,12 @@ def _fit(cfg:FinetuneConfig, model:FinDNAClassifier, data:TaskData, hp:dict, pre
     total = hp["epochs"] * per_epoch
     warm = round(hp["warmup_fraction"] * total)
     lr = cosine_schedule(hp["lr"], 0.0, total, warmup_steps=warm, warmup_start=hp["lr"] / max(warm, 1))   # step 1 already learns
-    eval_every = cfg.eval_every or per_epoch
+    eval_every, notes = cfg.eval_every or per_epoch, []
+    if cfg.patience and eval_every >= total > 1:                          # one validation: nothing to stop or select
+        notes.append(f"eval_every={eval_every} >= the run's {total} steps: validated once, at the end, so early stopping "
+                     f"(patience={cfg.patience}) and the choice of the best step do nothing; use eval_every=0 (once per "
+                     "epoch) or fewer steps between validations")
+        warnings.warn(notes[-1])
     feats = val_f = val_rc = None
     if cfg.mode == "probe":                                               # frozen backbone: features once
         feats, val_f = (_pooled(model, s, precision, cfg.max_tokens) for s in (data.train, data.val))
@@ -389,7 +394,7 @@ def _fit(cfg:FinetuneConfig, model:FinDNAClassifier, data:TaskData, hp:dict, pre
         if cfg.patience and stale >= cfg.patience: stopped = True; break
     bar.close()
     return dict(best, steps=dict(total=total, per_epoch=per_epoch, done=done, eval_every=eval_every, batch_size=bs),
-                stopped_early=stopped)
+                stopped_early=stopped, notes=notes)
 
 # %% ../nbs/08_finetuning.ipynb #d15d56f6
 def plot_curves(metrics:pd.DataFrame, metric:str, best_step:int|None=None, title:str=""):
@@ -477,7 +482,7 @@ def results_record(cfg, data, hp, init, notes, model, fit, test, precision, devi
                 hyperparameters=hp, steps=fit["steps"], stopped_early=fit["stopped_early"],
                 best=dict(step=fit["step"], epoch=fit["epoch"]), val=fit["val"], test=test, rc_tta=cfg.rc_tta,
                 precision=precision, device=str(device), protocol=data.protocol, fingerprint=data.fingerprint,
-                notes=list(data.notes) + notes, classes=list(data.classes),
+                notes=list(data.notes) + notes + fit.get("notes", []), classes=list(data.classes),
                 sizes={s: len(getattr(data, s)) for s in ("train", "val", "test")}, wall_time_s=round(seconds, 3),
                 findna_version=__version__, config=asdict(cfg))
 

@@ -138,6 +138,14 @@ def test_long_variable_length_task_in_pieces(root, tmp_path):
     assert rec["steps"]["eval_every"] == 2 and len(FT.read_metrics(tmp_path / "gb")) <= 4
     assert rec["test"]["auroc"] is None or 0 <= rec["test"]["auroc"] <= 1    # one-vs-rest macro AUROC, 3 classes
 
+def test_one_validation_is_named(root, tmp_path):
+    "eval_every longer than the run validates once: early stopping cannot act, and the run says so."
+    with pytest.warns(UserWarning, match="validated once"):
+        rec = finetune(task="prom_core_all", data_dir=str(root), eval_every=10_000, patience=2, out_dir=str(tmp_path / "once"), **FAST)
+    assert len(FT.read_metrics(tmp_path / "once")) == 1 and any("validated once" in n for n in rec["notes"])
+    rec = finetune(task="prom_core_all", data_dir=str(root), patience=2, out_dir=str(tmp_path / "epoch"), **{**FAST, "epochs": 2})
+    assert len(FT.read_metrics(tmp_path / "epoch")) == 2 and not any("validated once" in n for n in rec["notes"])
+
 def test_rc_tta_is_strand_symmetric(root):
     data = load("human_ensembl_regulatory", root)
     model = FinDNAClassifier(FinDNAConfig.preset("tiny", max_len=802), 3, seed=1)
