@@ -122,6 +122,50 @@ def plot_curves(cells:pd.DataFrame, path:Path):
     axes.flat[0].legend(fontsize=7); fig.supxlabel("optimiser step", fontsize=8); fig.tight_layout()
     fig.savefig(path, dpi=100); plt.close(fig)
 
+def label_efficiency() -> pd.DataFrame | None:
+    """Across regimes, on the 2,000-label regime's tasks: test metric vs training labels per arm, and the teacher − scratch
+    gap with its 2-SE verdict. Writes `label-efficiency.md` and `.png`. The regimes' schedules differ (12 / 5 / 2 epochs)."""
+    tasks, rows = split_commas(SIX), []
+    for regime in REGIMES:
+        cells = collect(regime)
+        if not len(cells): continue
+        agg = aggregate_results(cells[cells.task.isin(tasks)])
+        for (task, init), r in agg.iterrows():
+            rows.append(dict(task=task, arm=init, regime=regime, n_train=int(r.n_train), mean=100 * r["mean"],
+                             sd=100 * r.sd if r.n > 1 else float("nan"), n=int(r.n), metric=r.metric))
+    if not rows: print("label efficiency: no finished cells"); return None
+    df = pd.DataFrame(rows)
+    lines = ["# Label efficiency (the 2,000-label regime's six tasks, every regime that has them)", "",
+             "Test primary metric × 100, mean ± sd over seeds (n). Schedules differ by regime: labels500 ≤ 12 epochs, "
+             "labels2000 ≤ 5, full ≤ 2 (≤ 10,000 rows), each with early stopping on validation (README.md). The gap is "
+             "teacher − scratch; 'clearly' = more than 2 standard errors.", "",
+             "| task | metric | regime | labels | floor | scratch | teacher | teacher − scratch |", "|---|---|---|---:|---|---|---|---|"]
+    fmt = lambda r: "—" if r is None else f"{r['mean']:.1f} ± {r['sd']:.1f} ({r['n']})" if r["n"] > 1 else f"{r['mean']:.1f} (1)"
+    for task in tasks:
+        for regime in REGIMES:
+            sub = df[(df.task == task) & (df.regime == regime)].set_index("arm")
+            if not len(sub): continue
+            get = lambda a: sub.loc[a] if a in sub.index else None
+            t, s = get("teacher"), get("scratch")
+            gap = "—"
+            if t is not None and s is not None:
+                d, v = compare_arms(pd.Series(dict(mean=t["mean"], sd=t.sd, n=t.n)), pd.Series(dict(mean=s["mean"], sd=s.sd, n=s.n)))
+                gap = f"{d:+.1f} ({'clearly' if v == 'yes' else 'clearly worse' if v == 'no (worse)' else v if v.startswith('n/a') else 'within 2 SE'})"
+            lines.append(f"| {task} | {sub.metric.iloc[0]} | {regime} | {int(sub.n_train.max()):,} | {fmt(get('kmer'))} | {fmt(s)} | {fmt(t)} | {gap} |")
+    (HERE / "label-efficiency.md").write_text("\n".join(lines) + "\n")
+    fig, axes = plt.subplots(1, len(tasks), figsize=(2.9 * len(tasks), 2.7), squeeze=False)
+    for ax, task in zip(axes.flat, tasks):
+        for k, arm in enumerate(a for a in ("kmer", "scratch", "teacher", "findna-5M", "mlm-5M") if a in set(df.arm)):
+            sub = df[(df.task == task) & (df.arm == arm)].sort_values("n_train")
+            if len(sub): ax.errorbar(sub.n_train, sub["mean"], yerr=sub.sd.fillna(0), marker="o", ms=3, capsize=2, lw=1,
+                                     color=f"C{k}", label="floor" if arm == "kmer" else arm)
+        ax.set_xscale("log"); ax.set_title(task, fontsize=8); ax.tick_params(labelsize=7)
+        ax.set_ylabel(f"test {df[df.task == task].metric.iloc[0]} × 100" if task == tasks[0] else "", fontsize=8)
+    axes.flat[0].legend(fontsize=6); fig.supxlabel("training labels (log scale)", fontsize=8); fig.tight_layout()
+    fig.savefig(HERE / "label-efficiency.png", dpi=100); plt.close(fig)
+    print((HERE / "label-efficiency.md").read_text())
+    return df
+
 def report(regime:str) -> Path | None:
     cells = collect(regime)
     if not len(cells): print(f"{regime}: no finished cells yet"); return None
@@ -135,14 +179,18 @@ def report(regime:str) -> Path | None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--regime", choices=list(REGIMES), required=True)
+    ap.add_argument("--regime", choices=list(REGIMES))
     ap.add_argument("--arms", default="scratch", help=f"comma list of {ARMS}")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--label-efficiency", action="store_true", help="only the cross-regime summary of the six tasks (runs nothing)")
     a = ap.parse_args()
     if not DATA.is_dir(): sys.exit(f"{DATA} not found: this experiment needs the shared data beside the repository")
+    if a.label_efficiency: label_efficiency(); sys.exit(0)
+    if a.regime is None: ap.error("--regime is required (or --label-efficiency)")
     if not a.report_only:
         for arm in split_commas(a.arms):
             if arm not in ARMS: sys.exit(f"--arms: {arm!r} is not one of {ARMS}")
             run(a.regime, arm, a.threads)
     report(a.regime)
+    label_efficiency()
