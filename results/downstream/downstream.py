@@ -153,14 +153,14 @@ def label_efficiency() -> pd.DataFrame | None:
                 gap = f"{d:+.1f} ({'clearly' if v == 'yes' else 'clearly worse' if v == 'no (worse)' else v if v.startswith('n/a') else 'within 2 SE'})"
             lines.append(f"| {task} | {sub.metric.iloc[0]} | {regime} | {int(sub.n_train.max()):,} | {fmt(get('kmer'))} | {fmt(s)} | {fmt(t)} | {gap} |")
     (HERE / "label-efficiency.md").write_text("\n".join(lines) + "\n")
-    fig, axes = plt.subplots(1, len(tasks), figsize=(2.9 * len(tasks), 2.7), squeeze=False)
+    cols = 3; fig, axes = plt.subplots(-(-len(tasks) // cols), cols, figsize=(3.4 * cols, 2.6 * -(-len(tasks) // cols)), squeeze=False)
     for ax, task in zip(axes.flat, tasks):
         for k, arm in enumerate(a for a in ("kmer", "scratch", "teacher", "findna-5M", "mlm-5M") if a in set(df.arm)):
             sub = df[(df.task == task) & (df.arm == arm)].sort_values("n_train")
             if len(sub): ax.errorbar(sub.n_train, sub["mean"], yerr=sub.sd.fillna(0), marker="o", ms=3, capsize=2, lw=1,
                                      color=f"C{k}", label="floor" if arm == "kmer" else arm)
-        ax.set_xscale("log"); ax.set_title(task, fontsize=8); ax.tick_params(labelsize=7)
-        ax.set_ylabel(f"test {df[df.task == task].metric.iloc[0]} × 100" if task == tasks[0] else "", fontsize=8)
+        ax.set_xscale("log"); ax.minorticks_off(); ax.set_xticks([500, 2000, 10000], ["500", "2,000", "10,000"])
+        ax.set_title(f"{task} (test {df[df.task == task].metric.iloc[0]} × 100)", fontsize=8); ax.tick_params(labelsize=7)
     axes.flat[0].legend(fontsize=6); fig.supxlabel("training labels (log scale)", fontsize=8); fig.tight_layout()
     fig.savefig(HERE / "label-efficiency.png", dpi=100); plt.close(fig)
     print((HERE / "label-efficiency.md").read_text())
