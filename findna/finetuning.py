@@ -482,7 +482,7 @@ def results_record(cfg, data, hp, init, notes, model, fit, test, precision, devi
                 hyperparameters=hp, steps=fit["steps"], stopped_early=fit["stopped_early"],
                 best=dict(step=fit["step"], epoch=fit["epoch"]), val=fit["val"], test=test, rc_tta=cfg.rc_tta,
                 precision=precision, device=str(device), protocol=data.protocol, fingerprint=data.fingerprint,
-                notes=list(data.notes) + notes + fit.get("notes", []), classes=list(data.classes),
+                notes=list(data.notes) + notes + fit["notes"], classes=list(data.classes),
                 sizes={s: len(getattr(data, s)) for s in ("train", "val", "test")}, wall_time_s=round(seconds, 3),
                 findna_version=__version__, config=asdict(cfg))
 

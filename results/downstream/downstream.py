@@ -132,39 +132,31 @@ def plot_curves(cells:pd.DataFrame, path:Path):
 def label_efficiency() -> pd.DataFrame | None:
     """Across regimes, on the 2,000-label regime's tasks: test metric vs training labels per arm, and the teacher − scratch
     gap with its 2-SE verdict. Writes `label-efficiency.md` and `.png`. The regimes' schedules differ (12 / 5 / 2 epochs)."""
-    tasks, rows = split_commas(SIX), []
-    for regime in REGIMES:
-        cells = collect(regime)
-        if not len(cells): continue
-        agg = aggregate_results(cells[cells.task.isin(tasks)])
-        for (task, init), r in agg.iterrows():
-            rows.append(dict(task=task, arm=init, regime=regime, n_train=int(r.n_train), mean=100 * r["mean"],
-                             sd=100 * r.sd if r.n > 1 else float("nan"), n=int(r.n), metric=r.metric))
-    if not rows: print("label efficiency: no finished cells"); return None
-    df = pd.DataFrame(rows)
+    tasks = split_commas(SIX)
+    aggs = {r: aggregate_results(c[c.task.isin(tasks)]) for r in REGIMES if len(c := collect(r))}
+    if not aggs: print("label efficiency: no finished cells"); return None
     lines = ["# Label efficiency (the 2,000-label regime's six tasks, every regime that has them)", "",
              "Test primary metric × 100, mean ± sd over seeds (n). Schedules differ by regime: labels500 ≤ 12 epochs, "
              "labels2000 ≤ 5, full ≤ 2 (≤ 10,000 rows), each with early stopping on validation (README.md). The gap is "
-             "teacher − scratch; 'clearly' = more than 2 standard errors.", "",
+             "teacher − scratch and whether the teacher beats scratch by more than 2 standard errors (the wording of results.md).", "",
              "| task | metric | regime | labels | floor | scratch | teacher | teacher − scratch |", "|---|---|---|---:|---|---|---|---|"]
-    fmt = lambda r: "—" if r is None else f"{r['mean']:.1f} ± {r['sd']:.1f} ({r['n']})" if r["n"] > 1 else f"{r['mean']:.1f} (1)"
+    fmt = lambda r: "—" if r is None else f"{100 * r['mean']:.1f} ± {100 * r.sd:.1f} ({r.n})" if r.n > 1 else f"{100 * r['mean']:.1f} (1)"
     for task in tasks:
-        for regime in REGIMES:
-            sub = df[(df.task == task) & (df.regime == regime)].set_index("arm")
-            if not len(sub): continue
-            get = lambda a: sub.loc[a] if a in sub.index else None
-            t, s = get("teacher"), get("scratch")
-            gap = "—"
-            if t is not None and s is not None:
-                d, v = compare_arms(pd.Series(dict(mean=t["mean"], sd=t.sd, n=t.n)), pd.Series(dict(mean=s["mean"], sd=s.sd, n=s.n)))
-                gap = f"{d:+.1f} ({'clearly' if v == 'yes' else 'clearly worse' if v == 'no (worse)' else v if v.startswith('n/a') else 'within 2 SE'})"
-            lines.append(f"| {task} | {sub.metric.iloc[0]} | {regime} | {int(sub.n_train.max()):,} | {fmt(get('kmer'))} | {fmt(s)} | {fmt(t)} | {gap} |")
+        for regime, agg in aggs.items():
+            get = lambda a: agg.loc[(task, a)] if (task, a) in agg.index else None
+            if not any(get(a) is not None for a in ("kmer", "scratch", "teacher")): continue
+            any_row = next(get(a) for a in ("kmer", "scratch", "teacher") if get(a) is not None)
+            d, v = compare_arms(get("teacher"), get("scratch"))
+            gap = "—" if not v else f"{100 * d:+.1f} ({v})"
+            lines.append(f"| {task} | {any_row.metric} | {regime} | {int(any_row.n_train):,} | {fmt(get('kmer'))} | "
+                         f"{fmt(get('scratch'))} | {fmt(get('teacher'))} | {gap} |")
     (HERE / "label-efficiency.md").write_text("\n".join(lines) + "\n")
+    df = pd.concat([agg.reset_index().assign(regime=r) for r, agg in aggs.items()], ignore_index=True)
     cols = 3; fig, axes = plt.subplots(-(-len(tasks) // cols), cols, figsize=(3.4 * cols, 2.6 * -(-len(tasks) // cols)), squeeze=False)
     for ax, task in zip(axes.flat, tasks):
-        for k, arm in enumerate(a for a in ("kmer", "scratch", "teacher", "findna-5M", "mlm-5M") if a in set(df.arm)):
-            sub = df[(df.task == task) & (df.arm == arm)].sort_values("n_train")
-            if len(sub): ax.errorbar(sub.n_train, sub["mean"], yerr=sub.sd.fillna(0), marker="o", ms=3, capsize=2, lw=1,
+        for k, arm in enumerate(a for a in ("kmer", "scratch", "teacher", "findna-5M", "mlm-5M") if a in set(df.init)):
+            sub = df[(df.task == task) & (df.init == arm)].sort_values("n_train")
+            if len(sub): ax.errorbar(sub.n_train, 100 * sub["mean"], yerr=100 * sub.sd.fillna(0), marker="o", ms=3, capsize=2, lw=1,
                                      color=f"C{k}", label="floor" if arm == "kmer" else arm)
         ax.set_xscale("log"); ax.minorticks_off(); ax.set_xticks([500, 2000, 10000], ["500", "2,000", "10,000"])
         ax.set_title(f"{task} (test {df[df.task == task].metric.iloc[0]} × 100)", fontsize=8); ax.tick_params(labelsize=7)
@@ -192,8 +184,8 @@ if __name__ == "__main__":
     ap.add_argument("--report-only", action="store_true")
     ap.add_argument("--label-efficiency", action="store_true", help="only the cross-regime summary of the six tasks (runs nothing)")
     a = ap.parse_args()
+    if a.label_efficiency: label_efficiency(); sys.exit(0)            # reads committed cells only: no data needed
     if not DATA.is_dir(): sys.exit(f"{DATA} not found: this experiment needs the shared data beside the repository")
-    if a.label_efficiency: label_efficiency(); sys.exit(0)
     if a.regime is None: ap.error("--regime is required (or --label-efficiency)")
     if not a.report_only:
         for arm in split_commas(a.arms):
