@@ -143,13 +143,13 @@ def label_efficiency() -> pd.DataFrame | None:
     fmt = lambda r: "—" if r is None else f"{100 * r['mean']:.1f} ± {100 * r.sd:.1f} ({r.n})" if r.n > 1 else f"{100 * r['mean']:.1f} (1)"
     for task in tasks:
         for regime, agg in aggs.items():
-            get = lambda a: agg.loc[(task, a)] if (task, a) in agg.index else None
-            if not any(get(a) is not None for a in ("kmer", "scratch", "teacher")): continue
-            any_row = next(get(a) for a in ("kmer", "scratch", "teacher") if get(a) is not None)
-            d, v = compare_arms(get("teacher"), get("scratch"))
+            arm = {a: agg.loc[(task, a)] for a in ("kmer", "scratch", "teacher") if (task, a) in agg.index}
+            if not arm: continue
+            first = next(iter(arm.values()))
+            d, v = compare_arms(arm.get("teacher"), arm.get("scratch"))
             gap = "—" if not v else f"{100 * d:+.1f} ({v})"
-            lines.append(f"| {task} | {any_row.metric} | {regime} | {int(any_row.n_train):,} | {fmt(get('kmer'))} | "
-                         f"{fmt(get('scratch'))} | {fmt(get('teacher'))} | {gap} |")
+            lines.append(f"| {task} | {first.metric} | {regime} | {int(first.n_train):,} | {fmt(arm.get('kmer'))} | "
+                         f"{fmt(arm.get('scratch'))} | {fmt(arm.get('teacher'))} | {gap} |")
     (HERE / "label-efficiency.md").write_text("\n".join(lines) + "\n")
     df = pd.concat([agg.reset_index().assign(regime=r) for r, agg in aggs.items()], ignore_index=True)
     cols = 3; fig, axes = plt.subplots(-(-len(tasks) // cols), cols, figsize=(3.4 * cols, 2.6 * -(-len(tasks) // cols)), squeeze=False)
