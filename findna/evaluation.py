@@ -12,11 +12,11 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from . import __version__
 from .config import Config, device_rule, split_commas, progress
-from .runs import claim_run, finish_run, run_info, write_json
+from .runs import claim_run, finish_run, run_info, settings_diff, write_json
 from .model import CheckpointError, FinDNA, FinDNAConfig, FinDNAError
 from .tasks import TaskError, get_task, suite, task_availability, write_synthetic_data
 from .metrics import FinetuneError, kmer_baseline
-from .finetuning import RESULTS_NAME, FinetuneConfig, finetune, load_task
+from .finetuning import LOCATIONS, RESULTS_NAME, FinetuneConfig, finetune, load_task, same_data
 
 # %% auto #0
 __all__ = ['INITS', 'EvalConfig', 'GridPlan', 'plan_grid', 'kmer_cell', 'cell_row', 'evaluate_grid', 'aggregate_results',
@@ -140,7 +140,10 @@ def kmer_cell(cfg:FinetuneConfig, out:str|Path) -> dict:
     "The k-mer floor on the splits `cfg` loads, cached in `out/results.json` (recomputed only if the splits differ)."
     out, options = Path(out), {k: getattr(cfg, k) for k in _SPLIT_OPTIONS}
     path = out / RESULTS_NAME
-    if path.is_file() and (rec := json.loads(path.read_text())).get("options") == options: return rec
+    if path.is_file():
+        rec = json.loads(path.read_text()); old = rec.get("options", {})
+        moved = settings_diff(old, options) and not settings_diff(old, options, LOCATIONS)    # only the data root differs
+        if old == options or (moved and same_data(rec.get("fingerprint", {}), cfg)): return rec
     rec = dict(kmer_baseline(load_task(cfg), seed=cfg.seed), options=options)
     out.mkdir(parents=True, exist_ok=True)
     write_json(path, rec)
@@ -165,9 +168,10 @@ def evaluate_grid(ev:EvalConfig|dict|None=None, **kwargs) -> tuple[pd.DataFrame,
     plan, rows = plan_grid(ev, out), []
     settings = {k: v for k, v in asdict(ev).items() if k not in _GRID_RUNTIME}
     info = run_info(out) if out.is_dir() else None
-    finished = info is not None and info["kind"] == "evaluate" and info["state"] == "finished" and info.get("settings") == settings
-    if not finished:                                                       # a finished grid is only read back
-        claim_run(out, "evaluate", resume=True, settings=settings, adopt=(out / "grid.json").exists())
+    finished = info is not None and info["kind"] == "evaluate" and info["state"] == "finished" and \
+               info.get("settings") is not None and not settings_diff(info["settings"], settings, LOCATIONS)
+    if not finished:                                                       # a finished grid is only read back (each cell checks its data)
+        claim_run(out, "evaluate", resume=True, settings=settings, adopt=(out / "grid.json").exists(), locations=LOCATIONS)
         write_json(out / "grid.json", dict(config=asdict(ev), findna_version=__version__))
     floors = {(t, s): c for t, _, s, c in plan.cells}                      # one floor per task and seed
     jobs = [(t, "kmer", s, c, lambda c=c, t=t, s=s: kmer_cell(c, out / "cells" / get_task(t).name / "kmer" / f"seed{s}"))

@@ -17,7 +17,7 @@ from sklearn.metrics import confusion_matrix
 from . import __version__
 from .alphabet import one_hot, reverse_complement
 from .config import Config, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting, progress
-from .runs import append_jsonl, claim_run, finish_run, read_metrics, write_json
+from .runs import append_jsonl, claim_run, finish_run, read_metrics, settings_diff, write_json
 from .distill import adamw, cosine_schedule
 from .model import resolve_precision
 from .model import (CheckpointError, FinDNA, FinDNAClassifier, FinDNAConfig, FinDNAError, PRESETS, autocast_context,
@@ -26,9 +26,10 @@ from .tasks import TASKS, Split, TaskData, TaskSpec, get_task, load, write_synth
 from .metrics import FinetuneError, classification_metrics
 
 # %% auto #0
-__all__ = ['HYPERPARAMETERS', 'GENERIC_SETTINGS', 'RESULTS_NAME', 'task_fields', 'FinetuneConfig', 'resolve_hyperparameters',
-           'load_task', 'resolve_pretrained', 'scratch_architecture', 'build_classifier', 'finetune_precision',
-           'predict', 'plot_curves', 'plot_confusion', 'finetune', 'results_record', 'finetune_cli']
+__all__ = ['HYPERPARAMETERS', 'GENERIC_SETTINGS', 'LOCATIONS', 'RESULTS_NAME', 'task_fields', 'FinetuneConfig',
+           'resolve_hyperparameters', 'load_task', 'resolve_pretrained', 'scratch_architecture', 'build_classifier',
+           'finetune_precision', 'predict', 'plot_curves', 'plot_confusion', 'same_data', 'finetune', 'results_record',
+           'finetune_cli']
 
 # %% ../nbs/08_finetuning.ipynb #45ea6227
 HYPERPARAMETERS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_fraction", "mlp_dropout", "layer_dropout")
@@ -38,6 +39,7 @@ _CHOICES = dict(init_from=("teacher", "student"), mode=("full", "probe"), layout
                 pooling=("mean", "cls"), train_split=("train", "dev"), val=("auto", "dev", "train"),
                 precision=("auto", "bf16", "fp32"))
 _RUNTIME = ("out_dir", "device", "threads", "verbose")   # fields that do not change the result
+LOCATIONS = ("data_dir",)   # fields that say where the data lie, not what they are: checked by content (fingerprint) on resume
 
 # %% ../nbs/08_finetuning.ipynb #d0e3320f
 def task_fields(spec:TaskSpec, metric:str="", n_classes:int=0) -> tuple[str, str, int]:
@@ -423,6 +425,10 @@ _RUN_FILES = ("metrics.jsonl", "best", "predictions.npz", "curves.png", "confusi
 
 def _comparable(config:dict) -> dict: return {k: v for k, v in config.items() if k not in _RUNTIME}
 
+def same_data(fingerprint:dict, cfg:FinetuneConfig) -> bool:
+    "Whether `cfg` loads exactly the data of `fingerprint` (files, splits and options by SHA-256; paths relative to the data root)."
+    return load_task(cfg).fingerprint == fingerprint
+
 def _finished(out:Path, cfg:FinetuneConfig) -> dict|None:
     "The record in `out` if this configuration already finished there; raise if another configuration did."
     path = out / RESULTS_NAME
@@ -430,9 +436,12 @@ def _finished(out:Path, cfg:FinetuneConfig) -> dict|None:
     try: rec = json.loads(path.read_text())
     except json.JSONDecodeError as e: raise FinetuneError(f"{path} cannot be read ({e}); delete it to rerun this cell") from None
     old, new = _comparable(rec.get("config", {})), _comparable(asdict(cfg))
-    diff = [f"{k}: {old.get(k)!r} there, {new.get(k)!r} now" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
-    if diff: raise FinetuneError(f"{path} holds the results of another configuration ({'; '.join(diff)}); "
-                                 "use another out_dir, or delete that folder to rerun")
+    if diff := [f"{k}: {old.get(k)!r} there, {new.get(k)!r} now" for k in settings_diff(old, new, LOCATIONS)]:
+        raise FinetuneError(f"{path} holds the results of another configuration ({'; '.join(diff)}); "
+                            "use another out_dir, or delete that folder to rerun")
+    if settings_diff(old, new) and not same_data(rec.get("fingerprint", {}), cfg):   # the data root moved: same files?
+        raise FinetuneError(f"{path} was trained on other data than data_dir={cfg.data_dir!r} holds now (the data fingerprints "
+                            f"differ; it used data_dir={old.get('data_dir')!r}); point data_dir at that data, or delete the folder to rerun")
     return rec
 
 # %% ../nbs/08_finetuning.ipynb #c3196403

@@ -12,7 +12,7 @@ from .config import ConfigError
 
 # %% auto #0
 __all__ = ['RUN_FILE', 'RUN_KINDS', 'RunFolderError', 'write_json', 'append_jsonl', 'read_jsonl', 'read_metrics', 'run_info',
-           'claim_run', 'finish_run']
+           'settings_diff', 'claim_run', 'finish_run']
 
 # %% ../nbs/00b_runs.ipynb #d0e1a002
 class RunFolderError(ConfigError):
@@ -66,11 +66,16 @@ def run_info(folder:str|Path) -> dict|None:
 # %% ../nbs/00b_runs.ipynb #d0e1a005
 def _now() -> str: return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
+def settings_diff(old:dict, new:dict, ignore:tuple=()) -> list[str]:
+    "The keys whose values differ between two settings dicts (a key missing on one side differs), except those in `ignore`."
+    return sorted(k for k in set(old) | set(new) if k not in ignore and (k not in old or k not in new or old[k] != new[k]))
+
 def claim_run(folder:str|Path,       # the run folder (created if missing)
               kind:str,              # one of RUN_KINDS
               resume:bool=False,     # continue an unfinished run of this kind (else the folder must be new)
               settings:dict|None=None, # what the results depend on: an unfinished run with other settings is refused
               adopt:bool=False,      # a folder from before run.json existed, recognised by the caller as this kind
+              locations:tuple=(),    # settings that say where the inputs are, not what they are: they may change (the caller checks content)
              )->Path:
     "Make `folder` a `kind` run in state 'running'; refuse a folder of another kind, a finished run or any other folder."
     folder = Path(folder)
@@ -87,8 +92,7 @@ def claim_run(folder:str|Path,       # the run folder (created if missing)
             "or delete this one to run it again")
         if not resume: raise RunFolderError(
             f"{folder} already holds a run: an unfinished {kind} run; continue it (resume) or choose another folder")
-        if settings is not None and info.get("settings") not in (None, settings):
-            diff = sorted(k for k in set(settings) | set(info["settings"]) if settings.get(k) != info["settings"].get(k))
+        if settings is not None and info.get("settings") is not None and (diff := settings_diff(info["settings"], settings, locations)):
             raise RunFolderError(f"{folder} holds an unfinished {kind} run with other settings ({', '.join(diff)}); "
                                  "use another folder, or delete this one")
     folder.mkdir(parents=True, exist_ok=True)

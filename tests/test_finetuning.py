@@ -180,6 +180,26 @@ def test_grid_records_failures_and_unavailable(root, teacher_dir, tmp_path):
                                out_dir=str(tmp_path / "h"), verbose=False)
     assert skipped.status.tolist() == ["dev-only"]
 
+def test_grid_resumes_after_the_data_root_moved(root, tmp_path):
+    "The data root is a location: a grid resumed on a copy of it reads its cells back; changed data are refused."
+    import shutil
+    kw = dict(tasks="prom_core_all", seeds="0", inits="scratch", scratch_preset="tiny", epochs=1, batch_size=16, lr=3e-3,
+              precision="fp32", out_dir=str(tmp_path / "g"), on_error="raise", verbose=False)
+    cells, _ = evaluate_grid(data_dir=str(root), **kw)
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "g/cells").glob("*/*/seed0/results.json")}   # scratch and floor
+    moved = Path(shutil.copytree(root, tmp_path / "moved"))
+    run_json = tmp_path / "g/run.json"
+    for state in ("finished", "running"):                                   # a finished grid, then an interrupted one
+        run_json.write_text(json.dumps({**json.loads(run_json.read_text()), "state": state}))
+        again, _ = evaluate_grid(data_dir=str(moved), **kw)
+        assert again.test.tolist() == cells.test.tolist()
+        assert {p: p.stat().st_mtime_ns for p in stamps} == stamps and len(stamps) == 2      # nothing recomputed
+    assert json.loads(run_json.read_text())["settings"]["data_dir"] == str(moved)
+    test_csv = moved / "GUE/prom/prom_core_all/test.csv"
+    test_csv.write_text("\n".join(test_csv.read_text().splitlines()[:-1]) + "\n")   # one test row fewer: other data
+    with pytest.raises(FinetuneError, match="trained on other data.*data fingerprints differ"):
+        evaluate_grid(data_dir=str(moved), **kw)
+
 def test_table_and_verdicts():
     rows = [dict(task="tf1", benchmark="GUE", init=i, seed=s, metric="mcc", status="ok", test=v, protocol="official", n_train=10)
             for i, vals in (("pretrained", (.50, .52)), ("scratch", (.51, .49)), ("kmer", (.60, .61))) for s, v in enumerate(vals)]
