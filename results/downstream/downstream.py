@@ -10,7 +10,7 @@ into `<regime>/results.md`, `results.csv`, `cells.csv`, `fingerprints.json`, `re
 curves of every deep cell), `reading.md` and `budget.md` (CPU time actually spent, per arm). Only `results.json`, `metrics.jsonl`, `predictions.npz` and the
 curves of each cell are committed (the fine-tuned weights are not: see .gitignore).
 """
-import argparse, json, sys
+import argparse, json, os, sys
 from pathlib import Path
 import pandas as pd
 import matplotlib.pyplot as plt
@@ -184,6 +184,7 @@ if __name__ == "__main__":
     ap.add_argument("--report-only", action="store_true")
     ap.add_argument("--label-efficiency", action="store_true", help="only the cross-regime summary of the six tasks (runs nothing)")
     a = ap.parse_args()
+    os.chdir(ROOT)        # NETWORKS are paths relative to the repository root, as the grids' settings record them
     if a.label_efficiency: label_efficiency(); sys.exit(0)            # reads committed cells only: no data needed
     if not DATA.is_dir(): sys.exit(f"{DATA} not found: this experiment needs the shared data beside the repository")
     if a.regime is None: ap.error("--regime is required (or --label-efficiency)")
