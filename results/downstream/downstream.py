@@ -103,6 +103,11 @@ def reading(cells:pd.DataFrame, regime:str) -> str:
     seeds = cells.groupby(["task", "init"]).size()
     lines += ["", f"Cells: {len(cells)} finished ({', '.join(f'{i}: {int((cells.init == i).sum())}' for i in inits)}); "
               f"seeds per task and arm: {int(seeds.min())}–{int(seeds.max())}."]
+    run = [f"python results/downstream/downstream.py --regime {regime} --arms {a} --threads 1" for a in ARMS if a in deep]
+    lines += ["", "Reproduce (from a clone with `../shared/data` beside it; resumable, finished cells are read back; the floor "
+              "runs in the scratch grid):", "", "```bash", *run, f"python results/downstream/downstream.py --regime {regime} --report-only",
+              "```", "", "The data of every cell (files with SHA-256, rows and class counts per split): `fingerprints.json`. "
+              "CPU time spent: `budget.md`. Table with 2-SE verdicts: `results.md`."]
     return "\n".join(lines) + "\n"
 
 def budget(cells:pd.DataFrame) -> str:
@@ -150,6 +155,8 @@ def label_efficiency() -> pd.DataFrame | None:
             gap = "—" if not v else f"{100 * d:+.1f} ({v})"
             lines.append(f"| {task} | {first.metric} | {regime} | {int(first.n_train):,} | {fmt(arm.get('kmer'))} | "
                          f"{fmt(arm.get('scratch'))} | {fmt(arm.get('teacher'))} | {gap} |")
+    lines += ["", "Written by `python results/downstream/downstream.py --label-efficiency` (also after every run or report) "
+              "from the committed cells; each regime's `reading.md` says how its cells were made."]
     (HERE / "label-efficiency.md").write_text("\n".join(lines) + "\n")
     df = pd.concat([agg.reset_index().assign(regime=r) for r, agg in aggs.items()], ignore_index=True)
     cols = 3; fig, axes = plt.subplots(-(-len(tasks) // cols), cols, figsize=(3.4 * cols, 2.6 * -(-len(tasks) // cols)), squeeze=False)
