@@ -142,8 +142,7 @@ def kmer_cell(cfg:FinetuneConfig, out:str|Path) -> dict:
     path = out / RESULTS_NAME
     if path.is_file():
         rec = json.loads(path.read_text()); old = rec.get("options", {})
-        moved = settings_diff(old, options) and not settings_diff(old, options, LOCATIONS)    # only the data root differs
-        if old == options or (moved and same_data(rec.get("fingerprint", {}), cfg)): return rec
+        if not settings_diff(old, options, LOCATIONS) and same_data(rec.get("fingerprint", {}), cfg, old): return rec
     rec = dict(kmer_baseline(load_task(cfg), seed=cfg.seed), options=options)
     out.mkdir(parents=True, exist_ok=True)
     write_json(path, rec)

@@ -425,9 +425,9 @@ _RUN_FILES = ("metrics.jsonl", "best", "predictions.npz", "curves.png", "confusi
 
 def _comparable(config:dict) -> dict: return {k: v for k, v in config.items() if k not in _RUNTIME}
 
-def same_data(fingerprint:dict, cfg:FinetuneConfig) -> bool:
-    "Whether `cfg` loads exactly the data of `fingerprint` (files, splits and options by SHA-256; paths relative to the data root)."
-    return load_task(cfg).fingerprint == fingerprint
+def same_data(fingerprint:dict, cfg:FinetuneConfig, old:dict) -> bool:
+    "Whether `cfg` reads the data of `fingerprint`: its `LOCATIONS` are `old`'s, or the data they point to now have that fingerprint (by SHA-256)."
+    return all(old.get(k) == getattr(cfg, k) for k in LOCATIONS) or load_task(cfg).fingerprint == fingerprint
 
 def _finished(out:Path, cfg:FinetuneConfig) -> dict|None:
     "The record in `out` if this configuration already finished there; raise if another configuration did."
@@ -439,7 +439,7 @@ def _finished(out:Path, cfg:FinetuneConfig) -> dict|None:
     if diff := [f"{k}: {old.get(k)!r} there, {new.get(k)!r} now" for k in settings_diff(old, new, LOCATIONS)]:
         raise FinetuneError(f"{path} holds the results of another configuration ({'; '.join(diff)}); "
                             "use another out_dir, or delete that folder to rerun")
-    if settings_diff(old, new) and not same_data(rec.get("fingerprint", {}), cfg):   # the data root moved: same files?
+    if not same_data(rec.get("fingerprint", {}), cfg, old):                 # the data root moved: same files?
         raise FinetuneError(f"{path} was trained on other data than data_dir={cfg.data_dir!r} holds now (the data fingerprints "
                             f"differ; it used data_dir={old.get('data_dir')!r}); point data_dir at that data, or delete the folder to rerun")
     return rec
