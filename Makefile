@@ -5,7 +5,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.findna-installed
-DEMO_OUT ?= runs/demo
+# DEMO_OUT: where `make demo` writes; unset, the first of runs/demo, runs/demo-2, ... that does not exist (nothing is deleted)
+ifndef DEMO_OUT
+DEMO_OUT := $(shell d=runs/demo; n=1; while [ -e $$d ]; do n=$$((n+1)); d=runs/demo-$$n; done; echo $$d)
+endif
 
 .PHONY: install test check-sync nbtest pytest demo bench clean-runs lab docs
 
@@ -42,7 +45,7 @@ pytest: $(STAMP)
 ## The main job: a few minutes of self-distillation pretraining (`small` preset) on the bundled demo genome;
 ## chr20_b is held out for validation. Writes $(DEMO_OUT)/{config.json,metrics.jsonl,checkpoints/,teacher/,plots/}.
 demo: $(STAMP)
-	rm -rf $(DEMO_OUT)
+	@echo "demo run folder: $(DEMO_OUT) (a new folder; an existing run is never deleted or overwritten)"
 	$(BIN)/findna-pretrain --preset small --steps 100 --batch-size 8 --lr 2e-3 --warmup-frac 0.1 --teacher-momentum 0.97 \
 	    --val-chroms chr20_b --log-every 10 --eval-every 50 --eval-batches 4 --ckpt-every 50 --out $(DEMO_OUT)
 	@echo; echo "demo run folder: $(DEMO_OUT)"; ls $(DEMO_OUT) $(DEMO_OUT)/plots $(DEMO_OUT)/teacher

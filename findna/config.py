@@ -75,6 +75,11 @@ def convert(name:str, value, hint, owner:str="setting"):
         if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, np.integer)) for v in value):
             return ",".join(map(str, value))                                                 # -y "seeds: [0, 1]"
         raise bad()
+    if set(typing.get_args(kind)) - {type(None)} == {float, str}:                                   # a number, or a word ("auto")
+        if isinstance(value, str):
+            try: return float(value.strip())
+            except ValueError: return value.strip()
+        return convert(name, value, float, owner)
     if kind is tuple and isinstance(value, list): return tuple(value)
     if dataclasses.is_dataclass(kind) and isinstance(value, dict): return kind.from_dict(value) if hasattr(kind, "from_dict") else kind(**value)
     return value
@@ -121,6 +126,12 @@ class Config:
     def smoke(cls, params:dict) -> dict:
         "A run notebook's parameters made runnable where they leave the data empty (a tiny demonstration); as given by default."
         return params
+
+    @classmethod
+    def notebook_parameters(cls, namespace:dict, before:set, extra:tuple=()) -> dict:
+        "A run notebook's parameters: each field (or `extra` name) `namespace` holds, and any other name new since `before`."
+        known = {f.name for f in fields(cls)} | set(extra)                 # present on every re-run in the same kernel
+        return {k: v for k, v in namespace.items() if not k.startswith("_") and (k in known or k not in before)}
 
     @classmethod
     def from_parameters(cls, params:dict):
@@ -197,13 +208,24 @@ def cli_parser(cls, prog:str, description:str) -> argparse.ArgumentParser:
     kinds = field_types(cls)
     for f in fields(cls):                                          # values stay strings: `cls` converts and checks them
         flag, helptext = "--" + f.name.replace("_", "-"), f.metadata.get("help", "") + f" (default: {f.default!r})"
-        if kinds[f.name] is bool: p.add_argument(flag, action=argparse.BooleanOptionalAction, help=helptext)
+        if kinds[f.name] is bool:                                  # --flag, --flag no|yes|false|true|0|1, --no-flag
+            p.add_argument(flag, nargs="?", const="true", metavar="yes|no", help=helptext + "; --no-" + flag[2:] + " = no")
+            p.add_argument("--no-" + flag[2:], dest=f.name, action="store_const", const="false", help=argparse.SUPPRESS)
         else: p.add_argument(flag, metavar=getattr(kinds[f.name], "__name__", "VALUE").upper(), help=helptext)
     return p
 
+def _negative_values(argv:list[str]) -> list[str]:
+    "`--lr -1e-3` as `--lr=-1e-3`: argparse would take a negative number in exponent form for a flag."
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i].startswith("--") and "=" not in argv[i] and i + 1 < len(argv) and re.fullmatch(r"-[\d.][\d.eE+-]*|-inf|-nan", argv[i + 1]):
+            out.append(f"{argv[i]}={argv[i + 1]}"); i += 2
+        else: out.append(argv[i]); i += 1
+    return out
+
 def parse_cli(cls, parser:argparse.ArgumentParser, argv:list[str]|None=None) -> tuple:
     "The config `argv` describes (over `--config FILE`, if given), and the set of fields given on the command line."
-    args = vars(parser.parse_args(argv))
+    args = vars(parser.parse_args(_negative_values(list(sys.argv[1:] if argv is None else argv))))
     args.pop("debug", None)
     base = cls.from_json(args.pop("config")).to_dict() if "config" in args else {}
     return cls.from_dict({**base, **args}), set(args)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07b_embeddings.ipynb #4b286324
 from __future__ import annotations
-import json, os, sys, tempfile, time, warnings
+import json, os, re, sys, tempfile, time, warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
@@ -22,17 +22,17 @@ from . import __version__
 from .config import UserError, Config, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting, split_commas
 from .alphabet import read_fasta
 from .genome import DEFAULT_VAL_CHROMS, Genome, WindowSampler, demo_genome_path, split_chroms, split_regions
-from .model import FinDNA, FinDNAConfig, embed, pretrained_path
+from .model import FinDNA, FinDNAConfig, FinDNAWarning, embed, pretrained_path
 from .tasks import METRICS, TaskData, get_task, load, stratified_subsample, task_availability, write_synthetic_data
-from .runs import claim_run, finish_run
+from .runs import claim_run, finish_run, run_info
 
 # %% auto #0
-__all__ = ['MODEL_NAMES', 'RANDOM_SEED_OFFSET', 'POOLINGS', 'SPLITS', 'PROBE_CS', 'EmbeddingError', 'load_models', 'embed_models',
-           'TaskFeatures', 'task_features', 'load_task_data', 'probe_score', 'knn_probe', 'linear_probe', 'probe',
-           'probe_table', 'compare_to_random', 'umap_2d', 'plot_umap_panels', 'window_properties', 'heldout_intervals',
-           'population_genome', 'default_window', 'population_windows', 'population_table', 'plot_population',
-           'write_reading', 'EmbeddingsConfig', 'write_embeddings_report', 'EmbeddingsRun', 'run_embeddings',
-           'EmbedConfig', 'embed_fasta', 'embed_cli']
+__all__ = ['MODEL_NAMES', 'RANDOM_SEED_OFFSET', 'POOLINGS', 'SPLITS', 'PROBE_CS', 'EmbeddingError', 'named_checkpoints',
+           'load_models', 'embed_models', 'TaskFeatures', 'task_features', 'load_task_data', 'probe_score', 'knn_probe',
+           'linear_probe', 'probe', 'probe_table', 'compare_models', 'compare_to_random', 'umap_2d', 'plot_umap_panels',
+           'window_properties', 'heldout_intervals', 'population_genome', 'default_window', 'population_windows',
+           'population_table', 'plot_population', 'write_reading', 'EmbeddingsConfig', 'write_embeddings_report',
+           'EmbeddingsRun', 'run_embeddings', 'EmbedConfig', 'embed_fasta', 'embed_cli']
 
 # %% ../nbs/07b_embeddings.ipynb #9fe7dae9
 class EmbeddingError(UserError):
@@ -81,19 +81,36 @@ def _saved_models(path:Path, fit_len:int|None) -> dict:
     return models
 
 # %% ../nbs/07b_embeddings.ipynb #ca47d277
-def load_models(checkpoint:str|Path,      # run folder (teacher/ + checkpoints/last/state.pt) or save_pretrained folder
+def named_checkpoints(checkpoint:str|Path) -> dict[str, str]:
+    "`'a=PATH,b=PATH'` as {name: path}; a single path (or shipped name) is {'': path}."
+    items = split_commas(str(checkpoint))
+    if not any("=" in x for x in items): return {"": str(checkpoint)}
+    pairs = [x.split("=", 1) for x in items]
+    if not all(len(p) == 2 and re.fullmatch(r"[A-Za-z][\w.-]*", p[0]) and p[1] for p in pairs) or \
+       len({p[0] for p in pairs}) != len(pairs) or "random" in {p[0] for p in pairs}: raise EmbeddingError(
+        f"checkpoint={str(checkpoint)!r}: several networks are name=PATH pairs with distinct names other than 'random', "
+        "e.g. 'findna=findna-small-chr20,mlm=findna-small-chr20-mlm'")
+    return dict(pairs)
+
+def load_models(checkpoint:str|Path,      # run folder, save_pretrained folder or shipped name; or "a=PATH,b=PATH"
                 seed:int=0,               # seeds the random-init baseline (with RANDOM_SEED_OFFSET)
                 fit_len:int|None=None,    # longest input to embed; raises max_len when the checkpoint's is shorter
                 device:str|None=None,     # where the networks live (default: CPU)
-               )->dict:                   # {name: FinDNA}, names in MODEL_NAMES order, 'random' always last
-    "The networks of `checkpoint` (teacher, and student for a run folder) plus a seeded random-init baseline."
-    path = _checkpoint_path(checkpoint)
-    saved = _saved_models(path, fit_len)
-    models = {k: saved[k] for k in MODEL_NAMES if k in saved}
+               )->dict:                   # {name: FinDNA}, 'random' always last
+    "The networks of `checkpoint` (teacher, and student for a run folder; or each named one's teacher) plus a seeded random baseline."
+    named, models = named_checkpoints(checkpoint), {}
+    paths = {name: _checkpoint_path(where) for name, where in named.items()}
+    for name, path in paths.items():
+        saved = _saved_models(path, fit_len)
+        if name: models[name] = saved.get("teacher") or next(iter(saved.values()))   # a named network: its teacher
+        else: models = {k: saved[k] for k in MODEL_NAMES if k in saved}
     config, random_seed = next(iter(models.values())).config, RANDOM_SEED_OFFSET + seed
-    run = json.loads((path / "config.json").read_text()) if (path / "config.json").is_file() else {}
-    if run.get("seed") == random_seed: raise EmbeddingError(
-        f"the run in {path} was initialised with seed {random_seed}, the random baseline's seed; pass another seed")
+    if {m.config.embed_dim for m in models.values()} != {config.embed_dim}: raise EmbeddingError(
+        f"checkpoint={str(checkpoint)!r}: the networks have different widths; the random baseline copies one architecture")
+    for path in paths.values():
+        run = json.loads((path / "config.json").read_text()) if (path / "config.json").is_file() else {}
+        if run.get("seed") == random_seed: raise EmbeddingError(
+            f"the run in {path} was initialised with seed {random_seed}, the random baseline's seed; pass another seed")
     models["random"] = FinDNA(config, seed=random_seed)
     models["random"].role, models["random"].source = "random", f"random: FinDNA(same config, seed={random_seed})"
     return {k: m.to(device or "cpu").eval() for k, m in models.items()}
@@ -244,21 +261,27 @@ def _metric_from_confusion(C:np.ndarray, metric:str) -> np.ndarray:
     raise EmbeddingError(f"metric={metric!r}: choose one of {METRICS}")
 
 # %% ../nbs/07b_embeddings.ipynb #96a68ed0
-def compare_to_random(tf:TaskFeatures, preds:dict, n_boot:int=1000, seed:int=0) -> pd.DataFrame:
-    "Each pretrained model's test score minus the random baseline's, with a 95% paired bootstrap interval."
+def compare_models(tf:TaskFeatures, preds:dict, pairs:list, n_boot:int=1000, seed:int=0) -> pd.DataFrame:
+    "For each (a, b) in `pairs`, pooling and probe: a's test score minus b's, with a 95% paired bootstrap interval."
     y, K = tf.labels["test"], len(tf.classes)
     rows = np.random.default_rng(seed).integers(0, len(y), (n_boot, len(y)))     # the same resamples for every pair
+    score = lambda pred: _metric_from_confusion(_confusions(y, pred, rows, K), tf.metric)
     out = []
-    for (model, pooling, kind), pred in preds.items():
-        if model == "random": continue
-        base = preds[("random", pooling, kind)]
-        boot = (_metric_from_confusion(_confusions(y, pred, rows, K), tf.metric)
-                - _metric_from_confusion(_confusions(y, base, rows, K), tf.metric))
-        a, b = probe_score(y, pred, tf.metric), probe_score(y, base, tf.metric)
-        lo, hi = np.quantile(boot, [0.025, 0.975])
-        out.append(dict(task=tf.task, metric=tf.metric, model=model, pooling=pooling, probe=kind, score=a, random=b,
-                        diff=a - b, lo=float(lo), hi=float(hi), n_test=len(y)))
+    for a, b in pairs:
+        for (model, pooling, kind), pred in preds.items():
+            if model != a: continue
+            base = preds[(b, pooling, kind)]
+            lo, hi = np.quantile(score(pred) - score(base), [0.025, 0.975])
+            sa, sb = probe_score(y, pred, tf.metric), probe_score(y, base, tf.metric)
+            out.append(dict(task=tf.task, metric=tf.metric, model=a, baseline=b, pooling=pooling, probe=kind, score=sa,
+                            baseline_score=sb, diff=sa - sb, lo=float(lo), hi=float(hi), n_test=len(y)))
     return pd.DataFrame(out)
+
+def compare_to_random(tf:TaskFeatures, preds:dict, n_boot:int=1000, seed:int=0) -> pd.DataFrame:
+    "Each pretrained model's test score minus the random baseline's, with a 95% paired bootstrap interval."
+    nets = [m for m in tf.features if m != "random"]
+    c = compare_models(tf, preds, [(m, "random") for m in nets], n_boot, seed)
+    return c.drop(columns="baseline").rename(columns=dict(baseline_score="random"))
 
 # %% ../nbs/07b_embeddings.ipynb #ea4bfbfb
 def umap_2d(X:np.ndarray,            # (N, E) embeddings
@@ -459,7 +482,7 @@ def _population_sentences(pop:pd.DataFrame, n_windows:int, n_with_n:int, softmas
 
 def write_reading(probes:pd.DataFrame, comparisons:pd.DataFrame, population:pd.DataFrame|None=None,
                   population_info:dict|None=None, # n_windows, n_with_n, softmasked[, redrawn, max_n_frac]
-                  notes:list=()) -> str:         # Markdown
+                  notes:list=(), pairs:pd.DataFrame|None=None) -> str:   # Markdown
     "A reading of the run, every sentence built from the numbers of `probes`, `comparisons` and `population`."
     lines = ["## Reading", "", *[f"> {n}" for n in notes], "" if notes else None]
     for (task, pooling), t in probes.groupby(["task", "pooling"], sort=False):
@@ -469,6 +492,11 @@ def write_reading(probes:pd.DataFrame, comparisons:pd.DataFrame, population:pd.D
         lines.append(f"- Over all {len(c)} {model} comparisons (tasks × poolings × probes): {v.count('above')} above the "
                      f"random baseline, {v.count('not distinguishable from')} not distinguishable, {v.count('below')} below "
                      f"(with no real difference, about {0.05 * len(c):.1f} of {len(c)} 95% intervals would exclude 0 by chance).")
+    for (a, b), c in (pairs.groupby(["model", "baseline"], sort=False) if pairs is not None and len(pairs) else []):
+        v = [_verdict(lo, hi) for lo, hi in zip(c.lo, c.hi)]
+        lines.append(f"- **{a} − {b}** over {len(c)} comparisons (tasks × poolings × probes): {a} above in {v.count('above')}, "
+                     f"not distinguishable in {v.count('not distinguishable from')}, below in {v.count('below')}; "
+                     f"mean difference {c['diff'].mean():+.3f}.")
     if population is not None and population_info: lines += _population_sentences(population, **population_info)
     return "\n".join(l for l in lines if l is not None) + "\n"
 
@@ -477,7 +505,7 @@ def write_reading(probes:pd.DataFrame, comparisons:pd.DataFrame, population:pd.D
 class EmbeddingsConfig(Config):
     "Settings of one embedding-analysis run (the papermill parameters of 12_embeddings)."
     _owner, _error = "parameter", EmbeddingError
-    checkpoint:str = ""          # run folder or save_pretrained folder; empty: a random tiny stand-in (smoke test)
+    checkpoint:str = ""          # run folder, save_pretrained folder, shipped name, or "a=PATH,b=PATH"; empty: a tiny stand-in
     tasks:str = "prom_core_all"  # comma list of task names
     data_dir:str = ""            # data root; empty: a tiny synthetic one
     train_split:str = "auto"     # auto (dev for dev-only tasks, labelled dev-trained) | train | dev
@@ -528,8 +556,8 @@ def _markdown(df:pd.DataFrame, digits:int=3) -> str:
     return "\n".join([head, rule] + ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)])
 
 def write_embeddings_report(out_dir:str|Path, probes:pd.DataFrame, comparisons:pd.DataFrame, population:pd.DataFrame|None,
-                 reading:str, summary:dict) -> Path:  # the Markdown file
-    "Write probes.csv, comparisons.csv, population.csv, probes.md, reading.md and summary.json into `out_dir`."
+                 reading:str, summary:dict, pairs:pd.DataFrame|None=None) -> Path:  # the Markdown file
+    "Write probes.csv, comparisons.csv, pairs.csv, population.csv, probes.md, reading.md and summary.json into `out_dir`."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     probes.to_csv(out / "probes.csv", index=False); comparisons.to_csv(out / "comparisons.csv", index=False)
     k = summary.get("parameters", {}).get("k", "k")
@@ -538,6 +566,10 @@ def write_embeddings_report(out_dir:str|Path, probes:pd.DataFrame, comparisons:p
             "sampled train rows; silhouette (cosine) of the test labels. The random-init network is the baseline.", "",
             _markdown(probes), "", "## Difference from the random-init baseline", "",
             "Primary metric on the same test rows; 95% paired bootstrap interval over test rows.", "", _markdown(comparisons), ""]
+    if pairs is not None and len(pairs):
+        pairs.to_csv(out / "pairs.csv", index=False)
+        text += ["## Between the pretrained networks", "", "The first network minus each other one, on the same test rows; "
+                 "95% paired bootstrap interval over test rows.", "", _markdown(pairs), ""]
     if population is not None and len(population):
         population.to_csv(out / "population.csv", index=False)
         text += ["## Genome population", "", "5-fold cross-validated R² of a kNN regression (cosine) of each window property "
@@ -572,17 +604,20 @@ def run_embeddings(cfg:EmbeddingsConfig) -> EmbeddingsRun:
         notes.append("No checkpoint: the 'teacher' is a random tiny network, so teacher vs random compares two random initialisations.")
     out = claim_run(Path(cfg.out_dir or scratch / "out"), "embeddings")
     datas = {t: load_task_data(t, cfg.data_dir, cfg.train_split, cfg.seed, cfg.gb_protocol) for t in cfg.task_list}
-    window_len = cfg.window or default_window(cfg.checkpoint)
+    first = next(iter(named_checkpoints(cfg.checkpoint).values()))        # the window and genome of the first network
+    window_len = cfg.window or default_window(first)
     models = load_models(cfg.checkpoint, seed=cfg.seed, fit_len=max([d.length for d in datas.values()] + [window_len]),
                          device=cfg.torch_device)
     timings["load"] = round(time.time() - t_start, 2)
-    tables, comparisons, figures = [], [], []
+    tables, comparisons, pairs, figures = [], [], [], []
+    nets = [m for m in models if m != "random"]
     for task, data in datas.items():
         tick = time.time()
         tf = task_features(models, data, tuple(cfg.pooling_list), cfg.n_per_split, cfg.seed, cfg.batch_size, cfg.precision)
         timings[f"embed {task}"] = round(time.time() - tick, 2); tick = time.time()
         table, preds = probe_table(tf, k=cfg.k, seed=cfg.seed)
         tables.append(table); comparisons.append(compare_to_random(tf, preds, cfg.n_boot, cfg.seed))
+        pairs.append(compare_models(tf, preds, [(nets[0], m) for m in nets[1:]], cfg.n_boot, cfg.seed))
         timings[f"probe {task}"] = round(time.time() - tick, 2); tick = time.time()
         for pooling in cfg.pooling_list:
             coords = {m: umap_2d(tf.features[m][pooling]["test"], cfg.seed, cfg.n_neighbors) for m in models}
@@ -592,11 +627,11 @@ def run_embeddings(cfg:EmbeddingsConfig) -> EmbeddingsRun:
                                    title=f"{task} ({tf.protocol}): {len(tf.labels['test'])} test sequences, {pooling} pooling")
             figures.append(out / f"umap_{task}_{pooling}.png"); fig.savefig(figures[-1], dpi=110, bbox_inches="tight"); plt.close(fig)
         timings[f"umap {task}"] = round(time.time() - tick, 2)
-    probes, comparisons = pd.concat(tables, ignore_index=True), pd.concat(comparisons, ignore_index=True)
+    probes, comparisons, pairs = (pd.concat(x, ignore_index=True) for x in (tables, comparisons, pairs))
     population, population_info = None, None
     if cfg.n_windows:
         tick = time.time()
-        genome, intervals, how = population_genome(cfg.checkpoint, cfg.fasta, cfg.cache_dir, cfg.val_chroms, cfg.val_fraction)
+        genome, intervals, how = population_genome(first, cfg.fasta, cfg.cache_dir, cfg.val_chroms, cfg.val_fraction)
         seqs, where = population_windows(genome, intervals, cfg.n_windows, window_len, cfg.seed, cfg.max_n_frac)
         props = window_properties(seqs)
         feats = embed_models(models, seqs, tuple(cfg.pooling_list), f"the {cfg.n_windows} held-out windows", cfg.batch_size, cfg.precision)
@@ -608,12 +643,12 @@ def run_embeddings(cfg:EmbeddingsConfig) -> EmbeddingsRun:
             fig = plot_population(coords, props, title=f"{len(seqs)} held-out windows of {window_len} nt, {pooling} pooling\n{how}")
             figures.append(out / f"population_{pooling}.png"); fig.savefig(figures[-1], dpi=110, bbox_inches="tight"); plt.close(fig)
         timings["population"] = round(time.time() - tick, 2)
-    reading = write_reading(probes, comparisons, population, population_info, notes)
+    reading = write_reading(probes, comparisons, population, population_info, notes, pairs)
     timings["total"] = round(time.time() - t_start, 2)
     summary = dict(parameters=asdict(cfg), networks={n: m.source for n, m in models.items()}, window=window_len,
                    precision=cfg.precision, device=str(cfg.torch_device), torch_threads=torch.get_num_threads(), timings_s=timings,
                    tasks={t: dict(protocol=d.protocol, notes=d.notes, splits=d.fingerprint["splits"]) for t, d in datas.items()})
-    write_embeddings_report(out, probes, comparisons, population, reading, summary)
+    write_embeddings_report(out, probes, comparisons, population, reading, summary, pairs)
     finish_run(out)
     return EmbeddingsRun(out, probes, comparisons, population, reading, figures, summary)
 
@@ -630,6 +665,7 @@ class EmbedConfig(Config):
     precision: str = setting("auto", "auto (bf16 where fast) | bf16 | fp32")
     device: str = setting("auto", "auto | cpu | cuda | cuda:N")
     threads: int = setting(0, "torch CPU threads; 0: torch's default")
+    unfinished: bool = setting(False, "allow an unfinished pretraining run: embed with its latest (interim) teacher")
 
     def rules(self) -> list[tuple[bool, str]]:
         return [(bool(self.fasta), "fasta is empty: name the FASTA to embed"),
@@ -648,7 +684,16 @@ def embed_fasta(cfg:EmbedConfig) -> Path:
     names = read_fasta(cfg.fasta, EmbeddingError)[0] if Path(cfg.fasta).is_file() else None
     if names is None: raise EmbeddingError(f"fasta={cfg.fasta!r}: no such file")
     longest = max((len(s) for s in read_fasta(cfg.fasta, EmbeddingError)[1]), default=0)
+    run = run_info(path) if (path := _checkpoint_path(cfg.model)).is_dir() and (path / "run.json").is_file() else None
+    if run and run["state"] != "finished" and not cfg.unfinished: raise EmbeddingError(
+        f"model={cfg.model!r} is an unfinished {run['kind']} run: its teacher is interim; finish (or resume) the run, "
+        "or pass --unfinished to embed with its latest checkpoint anyway")
+    native = load_models(cfg.model)
+    native = next(m for k, m in native.items() if k != "random").config.max_len
     models = load_models(cfg.model, fit_len=longest)
+    if longest > native: warnings.warn(f"the longest record ({longest:,} nt) is longer than the {native:,} nt the network "
+        f"was pretrained on: its input limit was raised to {longest:,} nt, with the same weights; positions beyond "
+        f"{native:,} nt are mixed by layers that never saw such lengths, so treat those embeddings with care", FinDNAWarning)
     model = next(m for k, m in models.items() if k != "random")              # the teacher where there is one
     x = embed(model.to(resolve_device(cfg.device)), cfg.fasta, batch_size=cfg.batch_size, pooling=cfg.pooling,
               precision=cfg.precision)

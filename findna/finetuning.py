@@ -16,25 +16,30 @@ import matplotlib.pyplot as plt
 from sklearn.metrics import confusion_matrix
 from . import __version__
 from .alphabet import one_hot, reverse_complement
-from .config import Config, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting, progress
-from .runs import append_jsonl, claim_run, finish_run, read_metrics, settings_diff, write_json
+from .config import Config, split_commas, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting, progress
+from .runs import append_jsonl, claim_run, fail_run, finish_run, read_metrics, settings_diff, write_json
 from .distill import adamw, cosine_schedule
 from .model import resolve_precision
 from .model import (CheckpointError, FinDNA, FinDNAClassifier, FinDNAConfig, FinDNAError, PRESETS, autocast_context,
                           checkpoint_metadata, pretrained_path)
 from .tasks import TASKS, Split, TaskData, TaskSpec, get_task, load, write_synthetic_data
 from .metrics import FinetuneError, classification_metrics
+from .cnn import BaselineCNN, CNNConfig, load_classifier
 
 # %% auto #0
-__all__ = ['HYPERPARAMETERS', 'GENERIC_SETTINGS', 'LOCATIONS', 'RESULTS_NAME', 'task_fields', 'FinetuneConfig',
-           'resolve_hyperparameters', 'load_task', 'resolve_pretrained', 'scratch_architecture', 'build_classifier',
-           'finetune_precision', 'predict', 'plot_curves', 'plot_confusion', 'same_data', 'finetune', 'results_record',
+__all__ = ['HYPERPARAMETERS', 'GENERIC_SETTINGS', 'MIN_STEPS', 'USER_SETTINGS', 'LR_GRID', 'LOCATIONS', 'RESULTS_NAME',
+           'POINT_NAME', 'task_fields', 'FinetuneConfig', 'resolve_hyperparameters', 'load_task', 'resolve_pretrained',
+           'scratch_architecture', 'build_classifier', 'finetune_precision', 'predict', 'plot_curves', 'plot_confusion',
+           'same_data', 'lr_rates', 'lr_search', 'plot_lr_search', 'adopt_lr_point', 'finetune', 'results_record',
            'finetune_cli']
 
 # %% ../nbs/08_finetuning.ipynb #45ea6227
-HYPERPARAMETERS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_fraction", "mlp_dropout", "layer_dropout")
+HYPERPARAMETERS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_fraction", "mlp_dropout", "layer_dropout", "min_steps")
 GENERIC_SETTINGS = dict(epochs=10, batch_size=32, lr=5e-4, weight_decay=0.01, warmup_fraction=0.1,
-                        mlp_dropout=0.1, layer_dropout=0.1)   # for tasks without a public config
+                        mlp_dropout=0.1, layer_dropout=0.1, min_steps=0)   # registry tasks without a public config
+MIN_STEPS = 400        # the small-data floor on optimiser steps (see "A budget for small data" below)
+USER_SETTINGS = dict(GENERIC_SETTINGS, lr="auto", min_steps=MIN_STEPS)   # your own folders (the same section says why)
+LR_GRID = (2.5e-4, 5e-4, 1e-3, 2e-3)  # the rates lr="auto" tries unless lr_grid says otherwise
 _CHOICES = dict(init_from=("teacher", "student"), mode=("full", "probe"), layout=("pretrained", "task"),
                 pooling=("mean", "cls"), train_split=("train", "dev"), val=("auto", "dev", "train"),
                 precision=("auto", "bf16", "fp32"))
@@ -69,15 +74,20 @@ class FinetuneConfig(Config):
     init_from: str = setting("teacher", 'from a run folder: "teacher" (teacher/) or "student" (checkpoints/last)')
     mode: str = setting("full", '"full" fine-tuning | "probe" (frozen embedding + backbone, head only)')
     layout: str = setting("pretrained", '"pretrained": keep the network, set max_len | "task": the reference rebuild')
-    preset: str = setting("", 'scratch only: ""/"reference" | "paper" | "small" | "tiny" | a checkpoint folder')
+    preset: str = setting("", 'scratch only: ""/"reference" | "paper" | "small" | "tiny" | "cnn" (the GenomicBenchmarks '
+                                  'baseline CNN) | a checkpoint folder')
     pooling: str = setting("mean", '"mean" over real bases | "cls" over CLS tokens')
     epochs: int|None = setting(None, "None or 0: the task's reference setting")
     batch_size: int|None = setting(None, "None or 0: reference")
-    lr: float|None = setting(None, "peak AdamW learning rate; None or 0: reference")
+    lr: float|str|None = setting(None, 'peak AdamW learning rate, or "auto": chosen on validation from lr_grid; '
+                                       'None or 0: the task\'s default (reference; "auto" for your own folders)')
+    lr_grid: str = setting("", 'comma list of the rates lr="auto" tries; "": 2.5e-4,5e-4,1e-3,2e-3')
     weight_decay: float|None = setting(None, "None: reference")
     warmup_fraction: float|None = setting(None, "share of steps in linear warm-up; None: reference")
     mlp_dropout: float|None = setting(None, "None: reference")
     layer_dropout: float|None = setting(None, "None: reference")
+    min_steps: int|None = setting(None, "floor on optimiser steps (epochs extended up to it); 0: none; None: the "
+                                        "task's default (0; 400 for your own folders), 0 when you set epochs")
     max_train_samples: int|None = setting(None, "stratified seeded subsample of train; None or 0: all")
     max_val_samples: int|None = setting(None, "stratified seeded subsample of val (quick runs); None or 0: all. Test: always whole")
     train_split: str = setting("train", '"train", or "dev" for tasks whose train split is absent (dev-trained)')
@@ -102,7 +112,8 @@ class FinetuneConfig(Config):
     @classmethod
     def smoke(cls, params:dict) -> dict:
         "No data_dir (and no folder of your own as the task): a tiny synthetic data root and a tiny network, so that the notebook runs anywhere in seconds."
-        if params.get("data_dir") or Path(str(params.get("task", ""))).expanduser().is_dir(): return params
+        task = str(params.get("task") or "")                               # Path("") would be "." (a folder)
+        if params.get("data_dir") or (task and Path(task).expanduser().is_dir()): return params
         params["data_dir"] = str(write_synthetic_data(Path(tempfile.mkdtemp(prefix="findna-data-"))))
         defaults = {f.name: f.default for f in fields(cls)}
         for k, v in dict(preset="tiny", epochs=2, batch_size=16, lr=3e-3, precision="fp32").items():
@@ -120,24 +131,41 @@ class FinetuneConfig(Config):
                      f"FinetuneConfig.{k} must be a positive integer (or None/0 for the default), got {getattr(self, k)!r}")
                     for k in ("epochs", "batch_size", "max_train_samples", "max_val_samples", "max_tokens")]
         counts = [(getattr(self, k) >= 0, f"FinetuneConfig.{k} must be an integer >= 0, got {getattr(self, k)!r}")
-                  for k in ("seed", "threads", "patience", "eval_every")]
+                  for k in ("seed", "threads", "patience", "eval_every")] + \
+                 [(self.min_steps is None or self.min_steps >= 0, f"FinetuneConfig.min_steps must be an integer >= 0 or None, "
+                   f"got {self.min_steps!r}")]
         ranges = [(getattr(self, k) is None or (lo <= getattr(self, k) <= hi and not (k.endswith("dropout") and getattr(self, k) == 1)),
                    f"FinetuneConfig.{k} must be a number in [{lo}, {hi}{')' if k.endswith('dropout') else ']'}, got {getattr(self, k)!r}")
-                  for k, lo, hi in (("lr", 0, math.inf), ("weight_decay", 0, math.inf), ("warmup_fraction", 0, 1),
+                  for k, lo, hi in (("weight_decay", 0, math.inf), ("warmup_fraction", 0, 1),
                                     ("mlp_dropout", 0, 1), ("layer_dropout", 0, 1), ("val_fraction", 0, 1))]
         scratch = (not (self.pretrained and self.preset), f"preset={self.preset!r} sets the architecture of a scratch run; with "
                    f"pretrained={self.pretrained!r} the network is the checkpoint's (adapt it with layout='pretrained'|'task'); "
                    "leave preset='' or drop pretrained")
-        return choices + [device_rule(self.device)] + positive + counts + ranges + [scratch]
+        cnn = (not (self.preset == "cnn" and self.mode == "probe"), "preset='cnn' has no pretrained backbone to probe: "
+               "use mode='full'")
+        return choices + [device_rule(self.device)] + positive + counts + ranges + self._lr_rules() + [scratch, cnn]
+
+    def _lr_rules(self) -> list[tuple[bool, str]]:
+        grid = split_commas(self.lr_grid)
+        try: rates = [float(x) for x in grid]
+        except ValueError: rates = []
+        return [(self.lr is None or self.lr == "auto" or (isinstance(self.lr, float) and 0 <= self.lr < math.inf),
+                 f"FinetuneConfig.lr must be a number >= 0, 'auto' or None, got {self.lr!r}"),
+                (len(rates) == len(grid) and all(0 < r < math.inf for r in rates) and len(set(rates)) == len(rates),
+                 f"FinetuneConfig.lr_grid={self.lr_grid!r}: a comma list of distinct positive rates, e.g. '5e-4,1e-3'"),
+                (not grid or self.lr in ("auto", None), f"lr_grid={self.lr_grid!r} is used by lr='auto' only; "
+                 f"with lr={self.lr!r} drop lr_grid, or set lr='auto'")]
 
 # %% ../nbs/08_finetuning.ipynb #aa1d2c60
 def resolve_hyperparameters(cfg:FinetuneConfig, spec) -> dict:
-    "The run's hyperparameters: `cfg`'s overrides, else the task's reference settings (else `GENERIC_SETTINGS`)."
-    ref = spec.reference
-    base = {k: getattr(ref, k) for k in HYPERPARAMETERS} if ref else GENERIC_SETTINGS
+    "The run's hyperparameters: `cfg`'s overrides, else the task's reference (else `USER_SETTINGS` or `GENERIC_SETTINGS`)."
+    ref, user = spec.reference, spec.benchmark == "user"
+    base = (dict({k: getattr(ref, k) for k in HYPERPARAMETERS if k != "min_steps"}, min_steps=0) if ref
+            else USER_SETTINGS if user else GENERIC_SETTINGS)
     given = {k: getattr(cfg, k) for k in HYPERPARAMETERS if getattr(cfg, k) is not None}
-    source = {k: "override" if k in given else "reference" if ref else "generic (no public config)" for k in HYPERPARAMETERS}
-    return {**base, **given, "source": source}
+    if cfg.epochs is not None and cfg.min_steps is None: given["min_steps"] = 0     # epochs you give are not extended
+    origin = "reference" if ref else "default for your own folders" if user else "generic (no public config)"
+    return {**base, **given, "source": {k: "override" if k in given else origin for k in HYPERPARAMETERS}}
 
 # %% ../nbs/08_finetuning.ipynb #eba37aa0
 def load_task(cfg:FinetuneConfig) -> TaskData:
@@ -223,10 +251,16 @@ def _fits(path:Path, cfg:FinetuneConfig, spec, L:int, saved:FinDNAConfig):
         "layout='pretrained' keeps that network. Options: layout='task' (the reference rebuild: ceil(log2 L) layers per "
         "block, the extra layers start random), or a network pretrained on longer windows")
 
-def build_classifier(cfg:FinetuneConfig, data:TaskData, hp:dict, scratch:Path) -> tuple[FinDNAClassifier, dict, list]:
+def build_classifier(cfg:FinetuneConfig, data:TaskData, hp:dict, scratch:Path) -> tuple[FinDNAClassifier|BaselineCNN, dict, list]:
     "The classifier `cfg` asks for on `data`, a record of its origin, and notes (loading warnings)."
     spec, L, K, probe = data.spec, data.length, data.spec.n_classes, cfg.mode == "probe"
     drop = dict(mlp_dropout=hp["mlp_dropout"], layer_dropout=hp["layer_dropout"])
+    if cfg.preset == "cnn":
+        model = BaselineCNN(CNNConfig(max_len=L), K, seed=cfg.seed)
+        return model, dict(kind="scratch", path=None, role=None, layout="task", preset="cnn",
+                           description=f"random weights: the GenomicBenchmarks baseline CNN for length {L} (04a_cnn)"), \
+               ([f"preset='cnn' has no dropout: mlp_dropout={drop['mlp_dropout']} and layer_dropout="
+                 f"{drop['layer_dropout']} are not used"] if any(drop.values()) else [])
     if not cfg.pretrained:
         arch, what = scratch_architecture(cfg, spec, L, drop)
         model = FinDNAClassifier(arch, K, cfg.pooling, freeze_backbone=probe, seed=cfg.seed)
@@ -356,7 +390,7 @@ def _fit(cfg:FinetuneConfig, model:FinDNAClassifier, data:TaskData, hp:dict, pre
     metric, n = data.spec.metric, len(data.train)
     bs = min(hp["batch_size"], n)
     per_epoch = math.ceil(n / bs)
-    total = hp["epochs"] * per_epoch
+    total = max(hp["epochs"] * per_epoch, hp["min_steps"])                 # the small-data floor extends the epochs
     warm = round(hp["warmup_fraction"] * total)
     lr = cosine_schedule(hp["lr"], 0.0, total, warmup_steps=warm, warmup_start=hp["lr"] / max(warm, 1))   # step 1 already learns
     eval_every, notes = cfg.eval_every or per_epoch, []
@@ -421,9 +455,12 @@ def plot_confusion(labels:np.ndarray, preds:np.ndarray, classes:list, title:str=
 
 # %% ../nbs/08_finetuning.ipynb #0672330e
 RESULTS_NAME = "results.json"
-_RUN_FILES = ("metrics.jsonl", "best", "predictions.npz", "curves.png", "confusion.png")
+_RUN_FILES = ("metrics.jsonl", "best", "predictions.npz", "curves.png", "confusion.png", "lr-search.png")
 
-def _comparable(config:dict) -> dict: return {k: v for k, v in config.items() if k not in _RUNTIME}
+def _comparable(config:dict) -> dict:
+    "The settings a result depends on; a field an older record lacks counts as its default (the behaviour it had)."
+    defaults = {f.name: f.default for f in fields(FinetuneConfig)}
+    return {k: v for k, v in {**defaults, **config}.items() if k not in _RUNTIME}
 
 def same_data(fingerprint:dict, cfg:FinetuneConfig, old:dict) -> bool:
     "Whether `cfg` reads the data of `fingerprint`: its `LOCATIONS` are `old`'s, or the data they point to now have that fingerprint (by SHA-256)."
@@ -444,54 +481,160 @@ def _finished(out:Path, cfg:FinetuneConfig) -> dict|None:
                             f"differ; it used data_dir={old.get('data_dir')!r}); point data_dir at that data, or delete the folder to rerun")
     return rec
 
+# %% ../nbs/08_finetuning.ipynb #f95bd841
+def _train(cfg:FinetuneConfig, data:TaskData, hp:dict, precision:str, device:torch.device, out:Path) -> dict:
+    "Build the network `cfg` asks for and fit it at `hp` (seeded); writes `out`/metrics.jsonl and `out`/best/."
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), \
+         tempfile.TemporaryDirectory() as scratch:
+        torch.manual_seed(cfg.seed)                                       # dropout draws: seeded, global RNG restored after
+        model, init, notes = build_classifier(cfg, data, hp, Path(scratch))
+        fit = _fit(cfg, model.to(device), data, hp, precision, out)
+    return dict(fit, init=init, notes=notes + fit["notes"])
+
+# %% ../nbs/08_finetuning.ipynb #6fb359aa
+POINT_NAME = "point.json"
+
+def lr_rates(cfg:FinetuneConfig) -> tuple[float, ...]:
+    "The rates `lr='auto'` tries, in increasing order: `cfg.lr_grid`, else `LR_GRID`."
+    return tuple(sorted(float(x) for x in split_commas(cfg.lr_grid))) or LR_GRID
+
+def _point_dir(out:Path, lr:float) -> Path: return out / "lr-search" / f"lr{lr:g}"
+
+def _point(cfg:FinetuneConfig, data:TaskData, hp:dict, precision:str, device:torch.device, where:Path) -> dict:
+    "One rate of the search, validation only: read back if `where` finished it with these settings and data, else trained."
+    one = replace(cfg, lr=hp["lr"], lr_grid="")
+    path, settings = where / POINT_NAME, _comparable(asdict(one))
+    if path.is_file():
+        rec = json.loads(path.read_text())
+        if not settings_diff(rec["settings"], settings, LOCATIONS + ("out_dir",)) and rec["fingerprint"] == data.fingerprint:
+            return rec
+    if where.exists(): shutil.rmtree(where)
+    where.mkdir(parents=True)
+    t0, run = time.time(), _train(one, data, hp, precision, device, where)
+    np.save(where / "val_probs.npy", run["val_probs"])
+    rec = dict(lr=hp["lr"], score=run["score"], step=run["step"], epoch=run["epoch"], val=run["val"], steps=run["steps"],
+               stopped_early=run["stopped_early"], init=run["init"], notes=run["notes"],
+               wall_time_s=round(time.time() - t0, 3), settings=settings, fingerprint=data.fingerprint)
+    write_json(path, rec)
+    return rec
+
+# %% ../nbs/08_finetuning.ipynb #ffa67c5d
+def lr_search(cfg:FinetuneConfig, data:TaskData, hp:dict, precision:str, device:torch.device, out:Path) -> tuple[dict, dict]:
+    "Fit every rate of the grid; keep the best on validation (ties: the smaller rate) in `out`. Returns (run, search record)."
+    points = [_point(cfg, data, {**hp, "lr": lr}, precision, device, _point_dir(out, lr)) for lr in lr_rates(cfg)]
+    chosen = max(points, key=lambda p: (p["score"], -p["lr"]))           # validation only; ties: the smaller rate
+    where, notes = _point_dir(out, chosen["lr"]), []
+    if not (where / "best").is_dir():                                   # read back without its weights: train it again
+        (where / POINT_NAME).unlink()
+        again = _point(cfg, data, {**hp, "lr": chosen["lr"]}, precision, device, where)
+        notes.append(f"lr={chosen['lr']:g} was chosen from a record without weights and trained again: validation "
+                     f"{data.spec.metric} {again['score']:.4f} (recorded {chosen['score']:.4f})")
+        points[points.index(chosen)] = chosen = again
+    shutil.copytree(where / "best", out / "best")
+    shutil.copy2(where / "metrics.jsonl", out / "metrics.jsonl")
+    for p in points: shutil.rmtree(_point_dir(out, p["lr"]) / "best", ignore_errors=True)
+    curve = lambda p: [[r["step"], r[data.spec.metric]] for r in read_metrics(_point_dir(out, p["lr"])).to_dict("records")]
+    search = dict(metric=data.spec.metric, grid=[p["lr"] for p in points], chosen=chosen["lr"],
+                  rule="the best validation score; ties: the smaller rate; test scored once, with the chosen rate only",
+                  points=[dict(lr=p["lr"], val=p["score"], best_step=p["step"], steps=p["steps"]["done"],
+                               stopped_early=p["stopped_early"], wall_time_s=p["wall_time_s"], curve=curve(p)) for p in points])
+    run = dict(chosen, val_probs=np.load(where / "val_probs.npy"), notes=chosen["notes"] + notes)
+    return run, search
+
+# %% ../nbs/08_finetuning.ipynb #ba694da6
+def plot_lr_search(search:dict, title:str=""):
+    "Validation curves of every rate of a search, the chosen one drawn thick."
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for k, p in enumerate(search["points"]):
+        steps, vals = zip(*p["curve"]) if p["curve"] else ((), ())
+        ax.plot(steps, vals, marker="o", ms=3, color=f"C{k}", lw=2.5 if p["lr"] == search["chosen"] else 1,
+                label=f"lr {p['lr']:g}: best {p['val']:.3f}" + (" (chosen)" if p["lr"] == search["chosen"] else ""))
+    ax.set(xlabel="step", ylabel=f"val {search['metric']}", title=title or "learning rate chosen on validation")
+    ax.legend(fontsize=7); fig.tight_layout()
+    return fig
+
+# %% ../nbs/08_finetuning.ipynb #31e88e5d
+def adopt_lr_point(run:str|Path,           # a finished fixed-rate fine-tuning run folder (its results.json)
+                   cfg:FinetuneConfig,     # the search it should count for (lr='auto'; out_dir = the search's folder)
+                  )->bool:                 # whether it was adopted (False: no record, another rate or other settings)
+    "Count the finished run `run` as its rate's point of the search `cfg`, if all its other settings match."
+    path, out = Path(run) / RESULTS_NAME, Path(cfg.out_dir)
+    if cfg.lr != "auto" or not cfg.out_dir: raise FinetuneError("adopt_lr_point needs a search: lr='auto' and its out_dir")
+    if not path.is_file(): return False
+    rec = json.loads(path.read_text())
+    lr, one = rec["config"].get("lr"), None
+    if isinstance(lr, float) and lr in lr_rates(cfg): one = replace(cfg, lr=lr, lr_grid="")
+    if one is None or settings_diff(_comparable(rec["config"]), _comparable(asdict(one)), LOCATIONS): return False
+    claim_run(out, "finetune", resume=True, settings=_comparable(asdict(cfg)))
+    where = _point_dir(out, lr)
+    if where.exists(): shutil.rmtree(where)
+    where.mkdir(parents=True)
+    shutil.copy2(Path(run) / "metrics.jsonl", where / "metrics.jsonl")
+    np.save(where / "val_probs.npy", np.load(Path(run) / "predictions.npz")["val_probs"])
+    write_json(where / POINT_NAME, dict(lr=lr, score=rec["val"][rec["metric"]], step=rec["best"]["step"],
+               epoch=rec["best"]["epoch"], val=rec["val"], steps=rec["steps"], stopped_early=rec["stopped_early"],
+               init=rec["init"], notes=rec["notes"] + [f"adopted from the finished run {Path(run).resolve()}"],
+               wall_time_s=rec["wall_time_s"], settings=_comparable(asdict(one)), fingerprint=rec["fingerprint"]))
+    return True
+
 # %% ../nbs/08_finetuning.ipynb #c3196403
 def finetune(cfg:FinetuneConfig|dict|None=None, # the configuration (or a dict of its fields)
              **kwargs,                          # FinetuneConfig fields, applied over `cfg`
             )->dict:                            # the results record (also in out_dir/results.json)
-    "Fine-tune (or probe) a classifier on `cfg.task`: select on val, score test once with the best checkpoint."
+    "Fine-tune (or probe) a classifier on `cfg.task`: select on val (the rate too, if 'auto'), score test once."
     base = asdict(cfg) if isinstance(cfg, FinetuneConfig) else dict(cfg or {})
     cfg = FinetuneConfig.from_dict({**base, **kwargs})
     out = Path(cfg.out_dir or tempfile.mkdtemp(prefix="findna-finetune-")).resolve()
     cfg = replace(cfg, out_dir=str(out))
-    if (done := _finished(out, cfg)) is not None: return done             # resumable: a finished run is not rerun
-    claim_run(out, "finetune", resume=True, settings=_comparable(asdict(cfg)),  # an interrupted run restarts from scratch
-              adopt=(out / "metrics.jsonl").exists() or (out / "best").exists())
+    if (done := _finished(out, cfg)) is not None: return done             # a finished run is not rerun
+    claim_run(out, "finetune", resume=True, settings=_comparable(asdict(cfg)))  # an interrupted run restarts (a search
+    try: return _finetune(cfg, out)                                         # keeps its finished rates); no foreign folder
+    except Exception as e: fail_run(out, e); raise                          # run.json says why it stopped
+
+def _finetune(cfg:FinetuneConfig, out:Path) -> dict:
+    "The run in its claimed folder: load, train (per rate), test once, write the record."
     for name in _RUN_FILES: shutil.rmtree(out / name) if (out / name).is_dir() else (out / name).unlink(missing_ok=True)
     t0, data = time.time(), load_task(cfg)
     hp, device, threads = resolve_hyperparameters(cfg, data.spec), resolve_device(cfg.device), torch.get_num_threads()
-    precision = finetune_precision(cfg.precision, device)
+    precision, search = finetune_precision(cfg.precision, device), None
     if cfg.threads: torch.set_num_threads(cfg.threads)
     try:
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), \
-             tempfile.TemporaryDirectory() as scratch:
-            torch.manual_seed(cfg.seed)                                       # dropout draws: seeded, global RNG restored after
-            model, init, notes = build_classifier(cfg, data, hp, Path(scratch))
-            fit = _fit(cfg, model.to(device), data, hp, precision, out)
-        best_model = FinDNAClassifier.from_pretrained(out / "best").to(device)
+        if hp["lr"] == "auto":                                            # one run per rate, chosen on val
+            run, search = lr_search(cfg, data, hp, precision, device, out)
+            hp = {**hp, "lr": search["chosen"], "source": {**hp["source"], "lr": f"auto: chosen on validation "
+                                                           f"from {search['grid']} ({hp['source']['lr']})"}}
+        else: run = _train(cfg, data, hp, precision, device, out)
+        best_model = load_classifier(out / "best").to(device)
         test_probs = predict(best_model, data.test, precision, cfg.rc_tta, cfg.max_tokens)   # the one look at test
     finally: torch.set_num_threads(threads)
     test = classification_metrics(data.test.labels, test_probs)
-    np.savez_compressed(out / "predictions.npz", val_probs=fit["val_probs"], val_labels=data.val.labels,
+    np.savez_compressed(out / "predictions.npz", val_probs=run["val_probs"], val_labels=data.val.labels,
                         test_probs=test_probs, test_labels=data.test.labels)
-    record = results_record(cfg, data, hp, init, notes, model, fit, test, precision, device, time.time() - t0)
+    record = results_record(cfg, data, hp, run, best_model, test, precision=precision, device=device,
+                            seconds=time.time() - t0, search=search)
     _save_plots(out, data, record, test_probs)
     write_json(out / RESULTS_NAME, record)
     finish_run(out)
     return record
 
 # %% ../nbs/08_finetuning.ipynb #c8481b98
-def results_record(cfg, data, hp, init, notes, model, fit, test, precision, device, seconds) -> dict:
-    "The `results.json` schema of a finished fine-tuning run: what ran (task, benchmark, metric, seed, init, mode, layout, architecture, hyperparameters, config), what it scored (steps, best, val, test on the whole split, rc_tta), on what (protocol, fingerprint, classes, sizes, notes) and how (precision, device, wall_time_s, findna_version)."
-    if data.protocol != "official": notes = notes + [f"protocol {data.protocol!r}: not comparable to published numbers"]
+def results_record(cfg:FinetuneConfig, data:TaskData, hp:dict, run:dict, model, test:dict, *, precision:str,
+                   device, seconds:float, search:dict|None=None) -> dict:
+    "The `results.json` record of a finished run: what ran, what it scored (val, test on the whole split), on what, how."
+    # what ran: task, benchmark, metric, seed, init, mode, layout, architecture, hyperparameters (lr_search), config;
+    # what it scored: steps, best, val, test, rc_tta; on what: protocol, fingerprint, classes, sizes, notes;
+    # how: precision, device, wall_time_s, findna_version. `run` is `_train`'s (or the chosen rate's) record.
+    notes = run["notes"] + ([f"protocol {data.protocol!r}: not comparable to published numbers"] if data.protocol != "official" else [])
     n_params = sum(p.numel() for p in model.parameters())
     return dict(task=data.spec.name, benchmark=data.spec.benchmark, metric=data.spec.metric, seed=cfg.seed,
-                init=init, mode=cfg.mode, layout=init["layout"],
+                init=run["init"], mode=cfg.mode, layout=run["init"]["layout"],
                 architecture=dict(config=asdict(model.config), pooling=model.pooling, n_params=n_params,
                                   n_trainable=sum(p.numel() for p in model.parameters() if p.requires_grad)),
-                hyperparameters=hp, steps=fit["steps"], stopped_early=fit["stopped_early"],
-                best=dict(step=fit["step"], epoch=fit["epoch"]), val=fit["val"], test=test, rc_tta=cfg.rc_tta,
+                hyperparameters=hp, **({"lr_search": search} if search else {}), steps=run["steps"],
+                stopped_early=run["stopped_early"], best=dict(step=run["step"], epoch=run["epoch"]), val=run["val"], test=test,
+                rc_tta=cfg.rc_tta,
                 precision=precision, device=str(device), protocol=data.protocol, fingerprint=data.fingerprint,
-                notes=list(data.notes) + notes + fit["notes"], classes=list(data.classes),
+                notes=list(data.notes) + notes, classes=list(data.classes),
                 sizes={s: len(getattr(data, s)) for s in ("train", "val", "test")}, wall_time_s=round(seconds, 3),
                 findna_version=__version__, config=asdict(cfg))
 
@@ -501,6 +644,8 @@ def _save_plots(out:Path, data:TaskData, record:dict, test_probs:np.ndarray):
                       ("confusion.png", plot_confusion(data.test.labels, test_probs.argmax(1), record["classes"],
                                                        f"test {record['metric']} {record['test'][record['metric']]:.3f}"))):
         fig.savefig(out / name, dpi=100); plt.close(fig)
+    if "lr_search" in record:
+        fig = plot_lr_search(record["lr_search"], title); fig.savefig(out / "lr-search.png", dpi=100); plt.close(fig)
 
 # %% ../nbs/08_finetuning.ipynb #f1c11a01
 def finetune_cli(argv:list[str]|None=None) -> None:
@@ -512,7 +657,11 @@ def finetune_cli(argv:list[str]|None=None) -> None:
         cfg, _ = parse_cli(FinetuneConfig, parser, argv)
         rec = finetune(cfg)
     m = rec["metric"]
+    if "lr_search" in rec: print(f"learning rate chosen on validation: {rec['lr_search']['chosen']:g} (val {m}: " + ", ".join(
+        f"{p['lr']:g} → {p['val']:.4f}" for p in rec["lr_search"]["points"]) + ")")
+    for note in rec["notes"]: print(f"note: {note}")
     print(f"{rec['task']}: test {m} {rec['test'][m]:.4f} (val {rec['val'][m]:.4f}, best step {rec['best']['step']}, "
-          f"{rec['sizes']['train']} training sequences); run folder: {rec['config']['out_dir']}")
+          f"{rec['sizes']['train']} training sequences; network: {rec['init']['description']}); "
+          f"run folder: {rec['config']['out_dir']}")
 
 if __name__ == "__main__" and Path(sys.argv[0]).name == "finetuning.py": finetune_cli()

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_genome.ipynb #6d30a5e3
 from __future__ import annotations
-import gzip, json, os, re, shutil, stat, tempfile, warnings
+import gzip, json, os, re, shutil, stat, struct, tempfile, warnings, zlib
 from itertools import count
 from pathlib import Path
 from typing import NamedTuple
@@ -44,8 +44,13 @@ def _decompressed(path:Path, cache_dir:Path) -> Path:
     stamp, src = out.with_suffix(out.suffix + ".source.json"), {"path": str(path.resolve()),
         "size": path.stat().st_size, "mtime": path.stat().st_mtime}
     if out.exists() and stamp.exists() and json.loads(stamp.read_text()) == src: return out
-    with gzip.open(path, "rb") as f, tempfile.NamedTemporaryFile(dir=cache_dir, delete=False) as tmp:
-        shutil.copyfileobj(f, tmp, length=1 << 22)
+    with tempfile.NamedTemporaryFile(dir=cache_dir, delete=False) as tmp:
+        try:
+            with gzip.open(path, "rb") as f: shutil.copyfileobj(f, tmp, length=1 << 22)
+        except (EOFError, OSError, zlib.error) as e:                    # truncated or damaged: leave nothing behind
+            tmp.close(); os.unlink(tmp.name)
+            raise GenomeError(f"{path} cannot be decompressed ({type(e).__name__}: {e}): the gzip file is truncated or "
+                              f"damaged; check it with `gzip -t {path.name}` and download or copy it again") from None
     os.replace(tmp.name, out)
     for old in (out.with_suffix(out.suffix + ".fai"),): old.unlink(missing_ok=True)   # stale index
     stamp.write_text(json.dumps(src))
@@ -110,6 +115,9 @@ class Genome:
         try: return pyfaidx.Fasta(str(self.path), as_raw=True, sequence_always_upper=False, **kw)
         except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError) as e:
             raise GenomeError(f"cannot index {self.path}: {e}") from None
+        except (struct.error, EOFError, OSError, zlib.error) as e:       # a bgzip file cut short
+            raise GenomeError(f"{self.path} cannot be read ({type(e).__name__}: {e}): the file is truncated or damaged; "
+                              f"check it with `bgzip -t {self.path.name}` (htslib) or `gzip -t`, and copy it again") from None
 
     def __repr__(self):
         return f"Genome({self.source.name}: {len(self.chroms)} contigs, {sum(self.lengths.values()):,} bp)"

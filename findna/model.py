@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from . import __version__
 from .alphabet import ALPHABET, AlphabetError, encode, encode_batch, explain_fasta, one_hot, read_fasta
 from .config import UserError, Config, progress
+from .runs import honour_umask
 from .chordmixer import ChordMixer, group_shifts, mixes_all_positions
 
 # %% auto #0
@@ -261,6 +262,7 @@ def _write_checkpoint(path, state:dict, config:dict, meta:dict) -> Path:
                   metadata={k: json.dumps(v) for k, v in meta.items()})
         (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
         (tmp / METADATA_NAME).write_text(json.dumps(meta, indent=2) + "\n")
+        honour_umask(tmp)                                                  # lab-mates can read it, as the umask allows
         if path.exists():                                     # swap: move the old one aside, then drop it
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
             os.replace(path, old / path.name); os.replace(tmp, path); shutil.rmtree(old)
@@ -285,7 +287,8 @@ def _damaged(f:Path, e:Exception) -> CheckpointError:
 # %% ../nbs/04_model.ipynb #adacb128
 def _read_checkpoint(path, model_class:str|None=None) -> tuple[dict, FinDNAConfig, dict]:
     path = Path(path)
-    if not path.is_dir(): raise CheckpointError(f"no checkpoint directory at {path} (written by save_pretrained)")
+    if not path.is_dir(): raise CheckpointError(f"no checkpoint directory at {path} (written by save_pretrained)" + (
+        f"; the shipped networks are {', '.join(map(repr, PRETRAINED))}" if len(path.parts) == 1 else ""))
     if not (path / CONFIG_NAME).is_file(): raise CheckpointError(f"{path} has no {CONFIG_NAME} (written by save_pretrained)")
     meta = checkpoint_metadata(path)
     if meta.get("alphabet", ALPHABET) != ALPHABET: raise CheckpointError(
@@ -575,6 +578,9 @@ def embed(model:nn.Module,              # FinDNA or FinDNAClassifier (anything w
     net = getattr(model, "module", model)
     (seqs, where), c = _sequences(sequences), net.config
     pools = tuple(pooling) if isinstance(pooling, (tuple, list)) else (pooling,)   # several poolings: one forward pass
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1: raise FinDNAError(
+        f"batch_size must be a positive integer (sequences per forward pass), got {batch_size!r}")
+    if not seqs: raise FinDNAError(f"nothing to embed: {'the FASTA ' + str(sequences) + ' holds no record' if isinstance(sequences, (str, Path)) else 'the list of sequences is empty'}")
     if not pools or any(p not in ("mean", "cls", "none") for p in pools): raise FinDNAError(
         f"pooling must be 'mean', 'cls', 'none' or a tuple of them, got {pooling!r}")
     lens = np.array([len(s) for s in seqs], dtype=np.int64)

@@ -11,12 +11,20 @@ from . import __version__
 from .config import ConfigError
 
 # %% auto #0
-__all__ = ['RUN_FILE', 'RUN_KINDS', 'RunFolderError', 'write_json', 'append_jsonl', 'read_jsonl', 'read_metrics', 'run_info',
-           'settings_diff', 'claim_run', 'finish_run']
+__all__ = ['RUN_FILE', 'RUN_KINDS', 'RunFolderError', 'honour_umask', 'write_json', 'append_jsonl', 'read_jsonl', 'read_metrics',
+           'run_info', 'settings_diff', 'claim_run', 'fail_run', 'finish_run']
 
 # %% ../nbs/00b_runs.ipynb #d0e1a002
 class RunFolderError(ConfigError):
     "A folder a run must not write into (another kind of run, a finished run, not a run folder), or a damaged run file."
+
+def honour_umask(path:str|Path) -> Path:
+    "Give a folder made by `tempfile.mkdtemp` (0700), and the files in it, the modes `mkdir` and `open` would (umask)."
+    mask = os.umask(0); os.umask(mask)                                   # read the umask (no other way in Python)
+    os.chmod(path, 0o777 & ~mask)
+    for f in Path(path).iterdir():
+        if f.is_file(): os.chmod(f, 0o666 & ~mask)                      # some writers (safetensors) use 0600
+    return Path(path)
 
 def write_json(path:str|Path, record) -> Path:
     "Write `record` as JSON to `path` atomically: a reader sees the old file or the new one, never half of one."
@@ -59,7 +67,7 @@ def run_info(folder:str|Path) -> dict|None:
     if not path.is_file(): return None
     try: info = json.loads(path.read_text())
     except json.JSONDecodeError as e: raise RunFolderError(f"{path} is not valid JSON ({e}); repair it, or move the folder aside") from None
-    if info.get("kind") not in RUN_KINDS or info.get("state") not in ("running", "finished"):
+    if info.get("kind") not in RUN_KINDS or info.get("state") not in ("running", "failed", "finished"):
         raise RunFolderError(f"{path}: kind {info.get('kind')!r} / state {info.get('state')!r} are not a findna run's")
     return info
 
@@ -76,6 +84,7 @@ def claim_run(folder:str|Path,       # the run folder (created if missing)
               settings:dict|None=None, # what the results depend on: an unfinished run with other settings is refused
               adopt:bool=False,      # a folder from before run.json existed, recognised by the caller as this kind
               locations:tuple=(),    # settings that say where the inputs are, not what they are: they may change (the caller checks content)
+              defaults:dict|None=None, # the value of a setting that an older run.json does not record (what it did then)
              )->Path:
     "Make `folder` a `kind` run in state 'running'; refuse a folder of another kind, a finished run or any other folder."
     folder = Path(folder)
@@ -91,14 +100,22 @@ def claim_run(folder:str|Path,       # the run folder (created if missing)
             f"{folder} already holds a run: a finished {kind} run (finished {info.get('finished', '?')}); choose another folder, "
             "or delete this one to run it again")
         if not resume: raise RunFolderError(
-            f"{folder} already holds a run: an unfinished {kind} run; continue it (resume) or choose another folder")
-        if settings is not None and info.get("settings") is not None and (diff := settings_diff(info["settings"], settings, locations)):
+            f"{folder} already holds a run: an unfinished {kind} run" + (f" that failed ({info.get('error', '?')})"
+            if info["state"] == "failed" else "") + "; continue it (resume) or choose another folder")
+        old = {**(defaults or {}), **(info.get("settings") or {})}
+        if settings is not None and info.get("settings") is not None and (diff := settings_diff(old, settings, locations)):
             raise RunFolderError(f"{folder} holds an unfinished {kind} run with other settings ({', '.join(diff)}); "
                                  "use another folder, or delete this one")
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / RUN_FILE, dict(kind=kind, state="running", started=(info or {}).get("started", _now()), updated=_now(),
                                        findna_version=__version__, **({"settings": settings} if settings is not None else {})))
     return folder
+
+def fail_run(folder:str|Path, error:BaseException) -> Path:
+    "Mark the run in `folder` failed, with the error that stopped it; it can be continued (resume) like a killed one."
+    info = run_info(folder) or {}
+    return write_json(Path(folder) / RUN_FILE, {**info, "state": "failed", "updated": _now(),
+                                                "error": f"{type(error).__name__}: {error}"[:500]})
 
 def finish_run(folder:str|Path) -> Path:
     "Mark the run in `folder` finished: no later command writes into it."

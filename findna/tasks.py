@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_tasks.ipynb #e10b3ec9
 from __future__ import annotations
-import difflib, hashlib, os
+import difflib, hashlib, os, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -16,13 +16,17 @@ from .config import UserError, Config
 # %% auto #0
 __all__ = ['METRICS', 'BENCHMARKS', 'LAYOUTS', 'GB_CONTEXT', 'GB_PROTOCOL', 'GUE_CONTEXT', 'GUE_PROTOCOL', 'MTCDNA_SPECIES',
            'MTCDNA_MIN_LENGTH', 'MTCDNA_FRACTIONS', 'MTCDNA_PROTOCOL', 'TASKS', 'ALIASES', 'SUITES', 'DATA_ENV',
-           'DATA_LAYOUT', 'SOURCES', 'TaskError', 'ReferenceSettings', 'TaskSpec', 'tasks_table', 'get_task', 'suite',
-           'data_root', 'stratified_split', 'stratified_subsample', 'user_task', 'Split', 'TaskData', 'load',
-           'write_synthetic_data', 'Availability', 'task_availability', 'availability']
+           'DATA_LAYOUT', 'SOURCES', 'OVERLAP_WARN', 'TaskError', 'TaskWarning', 'ReferenceSettings', 'TaskSpec',
+           'tasks_table', 'get_task', 'suite', 'data_root', 'stratified_split', 'stratified_subsample', 'user_task',
+           'Split', 'TaskData', 'load', 'write_synthetic_data', 'write_motif_task', 'Availability', 'task_availability',
+           'availability']
 
 # %% ../nbs/07_tasks.ipynb #621f68fd
 class TaskError(UserError):
     "A task name, data layout or loading option is wrong; the message says where and how to fix it."
+
+class TaskWarning(UserWarning):
+    "Data that load but deserve a look (e.g. training rows repeated in the test split); also kept in the task's notes."
 
 # %% ../nbs/07_tasks.ipynb #24b73f9e
 @dataclass(frozen=True)
@@ -452,6 +456,8 @@ def user_task(path:str|Path,         # folder with {train,dev,test}.csv or {trai
     if not (csvs or fastas):
         raise TaskError(f"{path}: found neither train.csv/dev.csv nor train/<class>.fa; a user task is "
                         "{train,dev,test}.csv with columns sequence,label, or {train,dev,test}/<class>.fa[.gz] (dev optional)")
+    if (empty := [p for p in csvs if _max_label(p) < 0]) and len(empty) == len(csvs): raise TaskError(
+        f"{', '.join(map(str, empty))}: only a header, no rows; a user task needs labelled rows `sequence,label` to train on")
     if n_classes is None: n_classes = 1 + max(_max_label(p) for p in csvs) if csvs else len(fastas[0])
     classes = sorted(fastas[0]) if not csvs else ()
     return TaskSpec(name or path.name, "user", n_classes, length, False, metric, "csv" if csvs else "fasta_per_class",
@@ -607,6 +613,17 @@ def _check_options(train_split, val, val_fraction, max_train_samples, length, ma
     if max_val_samples is not None and max_val_samples < 1: raise TaskError(f"max_val_samples={max_val_samples} must be >= 1 or None")
     if length is not None and length < 1: raise TaskError(f"length={length} must be >= 1 or None")
 
+OVERLAP_WARN = 0.01   # train rows also in test: above this share of the test rows, a warning and a note
+
+def _check_classes_present(spec:TaskSpec, raws:dict, train_split:str, classes:list):
+    "Every class must have training rows: a class that no row carries (labels 0 and 2, no 1) is an error."
+    pool = np.concatenate([raws[s].labels for s in (train_split, "dev") if s in raws])
+    absent = [c for c in range(spec.n_classes) if not (pool == c).any()]
+    if absent: raise TaskError(
+        f"task {spec.name}: class(es) {absent} ({', '.join(repr(classes[c]) for c in absent)}) have no rows in "
+        f"{' or '.join(s for s in (train_split, 'dev') if s in raws)}, although labels run 0..{spec.n_classes - 1}; "
+        "renumber the labels without gaps (e.g. 0, 2 → 0, 1), or add rows of that class")
+
 def _check_labels(raw:_Raw, n_classes:int, task:str):
     bad = np.flatnonzero((raw.labels < 0) | (raw.labels >= n_classes))
     if len(bad):
@@ -667,6 +684,7 @@ def load(task:str|TaskSpec,              # a registry name or alias, or a `user_
     if len(classes) != spec.n_classes:
         raise TaskError(f"task {spec.name}: found classes {classes} in {folder}, expected {spec.n_classes}")
     for raw in raws.values(): _check_labels(raw, spec.n_classes, spec.name)
+    _check_classes_present(spec, raws, train_split, classes)
     width = width or max(int(r.lengths.max()) for r in raws.values())
     _check_width(raws, width)
     val = val if val != "auto" else ("dev" if "dev" in raws and train_split != "dev" else "train")
@@ -680,6 +698,11 @@ def load(task:str|TaskSpec,              # a registry name or alias, or a `user_
                    max_val_samples=max_val_samples, seed=seed, length=width)
     fp = _fingerprint(spec, raws, dict(train=train, val=val_split, test=test), dedup, label, options)
     if train_split == "dev": notes.append(f"dev-trained: {spec.name} was trained on dev; not comparable to published numbers")
+    if dedup["train_test_overlap"] > OVERLAP_WARN * len(test):
+        notes.append(f"{dedup['train_test_overlap']} training rows ({dedup['train_test_overlap'] / len(test):.1%} of the "
+                     f"{len(test)} test rows) also appear in the test split: the test score overstates generalisation; "
+                     "remove them from one of the two")
+        warnings.warn(notes[-1], TaskWarning)
     if protocol: notes.append(f"protocol label '{protocol}' given by the caller")
     if len(np.unique(train.labels)) < 2: raise TaskError(
         f"task {spec.name}: the training split holds a single class ({classes[int(train.labels[0])]!r}); a classifier needs two")
@@ -730,6 +753,21 @@ def write_synthetic_data(root:str|Path, # folder to write into (created if missi
                        for i, s in enumerate(_toy_sequences(rng, [label] * 8, 2000, 18000)))
         with open_gz(root / "mtcdna" / name, "wt") as f: f.write(text)
     return root
+
+# %% ../nbs/07_tasks.ipynb #cc3c1f56
+def write_motif_task(folder:str|Path,                       # written into (created if missing)
+                     sizes:dict=dict(train=300, test=1000), # rows per split (dev optional), half of each in class 1
+                     length:int=100, motif:str="TATAAA", seed:int=0,
+                    )->Path:                                # `folder`
+    "A two-class folder of your own: random DNA, `motif` planted at a random position in every class-1 row."
+    folder, rng = Path(folder), np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in sizes.items():
+        y = rng.permutation(np.arange(n) % 2)
+        seqs = ["".join(rng.choice(list("ACGT"), length)) for _ in range(n)]
+        at = rng.integers(0, length - len(motif) + 1, n)
+        _write_csv(folder / f"{split}.csv", [s[:p] + motif + s[p + len(motif):] if c else s for s, c, p in zip(seqs, y, at)], y)
+    return folder
 
 # %% ../nbs/07_tasks.ipynb #63977864
 class Availability(NamedTuple):

@@ -21,7 +21,7 @@ from .genome import (DEFAULT_VAL_CHROMS, Genome, GenomeError, WindowSampler, dem
                            split_chroms, split_regions)
 from .views import random_reverse_complement, student_view, teacher_view
 from .config import Config, ConfigError, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting, progress
-from .runs import RunFolderError, append_jsonl, claim_run, finish_run, read_jsonl, read_metrics, run_info, write_json
+from .runs import RunFolderError, append_jsonl, claim_run, honour_umask, fail_run, finish_run, read_jsonl, read_metrics, run_info, write_json
 from .model import FinDNA, FinDNAConfig, autocast_context, make_teacher, resolve_precision
 from .distill import (DistillationLoss, adamw, TeacherEMA, collapse_floor, collapse_stats, collapse_verdict, cosine_schedule, is_distributed,
                             majority_rate, mlm_accuracy, mlm_loss, temperature_schedule, unwrap)
@@ -150,8 +150,10 @@ class PretrainConfig(Config):
                 (0 < self.mask_ratio < 1, f"mask_ratio={self.mask_ratio} must be in (0, 1): MLM needs masked targets"),
                 (0 <= self.val_fraction < 1, f"val_fraction={self.val_fraction} must be in [0, 1)"),
                 (0 <= self.max_n_frac <= 1 and 0 <= self.rc_prob <= 1, "max_n_frac and rc_prob must be in [0, 1]"),
-                (self.lr > 0 and self.min_lr >= 0 and self.weight_decay >= 0 and self.clip_grad >= 0,
-                 "lr must be > 0; min_lr, weight_decay and clip_grad >= 0"),
+                (0 < self.lr < math.inf and 0 <= self.min_lr < math.inf and 0 <= self.weight_decay < math.inf and
+                 0 <= self.clip_grad < math.inf, f"lr={self.lr} must be a finite number > 0; min_lr={self.min_lr}, "
+                 f"weight_decay={self.weight_decay} and clip_grad={self.clip_grad} finite and >= 0"),
+                (self.seed >= 0, f"seed={self.seed} must be an integer >= 0"),
                 (0 <= self.teacher_momentum <= 1 and 0 <= self.center_momentum <= 1, "teacher_momentum and center_momentum must be in [0, 1]"),
                 (self.eval_batches >= 1, f"eval_batches={self.eval_batches} must be >= 1"),
                 (self.window >= 0 and self.threads >= 0 and self.num_workers >= 0 and self.stop_after >= 0,
@@ -358,7 +360,7 @@ def train_step(s:TrainState, windows:Tensor, step:int, monitor:bool=False) -> di
             logs[k] += v.detach().float() / len(micro)
     if not torch.isfinite(logs["loss"]):                                           # 5. stop on NaN/inf
         raise NonFiniteLossError(f"non-finite loss at step {step}: " + ", ".join(f"{k}={logs[k].item():.4g}"
-                                 for k in ("loss", "mlm", "distill")) + "; the last checkpoint is kept. Lower lr, "
+                                 for k in ("loss", "mlm", "distill")) + "; nothing of this step is saved (an earlier checkpoint, if any, is kept). Lower lr, "
                                  "raise clip_grad's strictness or use precision=fp32 to investigate")
     if step < s.freeze_last_layer_steps:                                           # 6. DINO: last layer frozen early
         for p in s.last_layer_params(): p.grad = None
@@ -413,6 +415,7 @@ def save_checkpoint(s:TrainState, next_step:int, run_dir:Path) -> Path:
     for stale in ckpt_root.glob(".tmp-*"): shutil.rmtree(stale)                 # left by a killed writer
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=ckpt_root))
     torch.save(state, tmp / "state.pt")
+    honour_umask(tmp)                                                    # group-readable as the umask allows
     final = ckpt_root / f"step-{next_step:07d}"
     if final.exists(): shutil.rmtree(final)
     os.replace(tmp, final)
@@ -540,7 +543,14 @@ def pretrain(cfg:PretrainConfig, given:set[str]=frozenset()) -> Path:
     if cfg.resume and nothing_saved and info is None: raise ConfigError(
         f"--resume: {run_dir} holds no checkpoints/ to continue from; start the run without --resume")
     if d.is_main: claim_run(run_dir, "pretrain", adopt=cfg.resume,          # killed before its first checkpoint: start again
-                            resume=cfg.resume or (info is not None and info["state"] == "running" and nothing_saved))
+                            resume=cfg.resume or (info is not None and info["state"] != "finished" and nothing_saved))
+    try: return _pretrain(cfg, given, d, run_dir, nothing_saved)
+    except Exception as e:                                                  # run.json says why it stopped
+        if d.is_main and run_info(run_dir) is not None: fail_run(run_dir, e)
+        raise
+
+def _pretrain(cfg:PretrainConfig, given:set[str], d:Dist, run_dir:Path, nothing_saved:bool) -> Path:
+    "The run in its claimed folder: data, state, the loop, the finished teacher."
     if cfg.resume and nothing_saved: raise ConfigError(
         f"--resume: {run_dir} was stopped before its first checkpoint; start it again without --resume")
     if cfg.resume:

@@ -169,3 +169,36 @@ def test_findna_embed_command_line(tmp_path):
     assert x.shape[0] == 2 and np.isfinite(x).all() and (tmp_path / "q.ids.txt").read_text() == "a\nb\n"
     again = subprocess.run([str(script), "--fasta", str(tmp_path / "q.fa"), "--out", str(tmp_path / "q.npy")], capture_output=True, text=True)
     assert again.returncode == 2 and again.stderr.startswith("findna-embed: error: ") and "never overwrites" in again.stderr
+
+def test_two_named_networks_and_their_paired_difference(teacher_dir, synthetic_root, tmp_path):
+    "checkpoint='findna=A,mlm=B': both networks beside random, and findna − mlm with a paired bootstrap interval."
+    from findna.embeddings import run_embeddings
+    twin = FinDNA(FinDNAConfig.preset("tiny"), seed=6).save_pretrained(tmp_path / "twin", role="teacher")
+    res = run_embeddings(EmbeddingsConfig(checkpoint=f"findna={teacher_dir},mlm={twin}", tasks="prom_core_all",
+                                          data_dir=str(synthetic_root), n_per_split=24, n_windows=0, n_boot=50,
+                                          poolings="mean", precision="fp32", out_dir=str(tmp_path / "out")))
+    assert set(res.probes.model) == {"findna", "mlm", "random"} and set(res.comparisons.model) == {"findna", "mlm"}
+    pairs = pd.read_csv(tmp_path / "out" / "pairs.csv")
+    assert (pairs.model == "findna").all() and (pairs.baseline == "mlm").all() and len(pairs) == 2     # knn, linear
+    row = pairs[pairs.probe == "linear"].iloc[0]
+    assert row["diff"] == pytest.approx(res.probes.set_index("model").linear["findna"] - res.probes.set_index("model").linear["mlm"])
+    assert "**findna − mlm** over 2 comparisons" in res.reading
+
+def test_findna_embed_refuses_what_it_cannot_do_honestly(teacher_dir, tmp_path):
+    "An empty FASTA, an unfinished run (unless --unfinished) and a record longer than the network was trained on are named."
+    from findna.embeddings import EmbedConfig, embed_fasta
+    from findna.model import FinDNAWarning
+    from findna.runs import write_json
+    (tmp_path / "empty.fa").write_text("")
+    from findna.config import UserError
+    with pytest.raises(UserError, match="nothing to embed: the FASTA .* holds no record"):
+        embed_fasta(EmbedConfig(fasta=str(tmp_path / "empty.fa"), out=str(tmp_path / "e.npy"), model=str(teacher_dir)))
+    run = tmp_path / "run"; run.mkdir()
+    FinDNA(FinDNAConfig.preset("tiny"), seed=1).save_pretrained(run / "teacher", role="teacher")
+    write_json(run / "run.json", dict(kind="pretrain", state="running"))
+    (tmp_path / "q.fa").write_text(">a\n" + "ACGT" * 50 + "\n")                  # 200 nt > the tiny network's 128
+    with pytest.raises(EmbeddingError, match="unfinished pretrain run.*--unfinished"):
+        embed_fasta(EmbedConfig(fasta=str(tmp_path / "q.fa"), out=str(tmp_path / "u.npy"), model=str(run)))
+    with pytest.warns(FinDNAWarning, match="longest record \\(200 nt\\) is longer than the 128 nt"):
+        out = embed_fasta(EmbedConfig(fasta=str(tmp_path / "q.fa"), out=str(tmp_path / "u.npy"), model=str(run), unfinished=True))
+    assert np.load(out).shape == (1, 36)

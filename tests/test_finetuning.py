@@ -70,7 +70,8 @@ def test_record_says_what_ran(run):
     assert rec["init"]["kind"] == "scratch" and rec["init"]["preset"] == "tiny"
     assert rec["hyperparameters"]["source"] == dict(epochs="override", batch_size="override", lr="override",
                                                     weight_decay="reference", warmup_fraction="reference",
-                                                    mlp_dropout="reference", layer_dropout="reference")
+                                                    mlp_dropout="reference", layer_dropout="reference",
+                                                    min_steps="override")      # epochs given: not extended
     assert rec["fingerprint"]["task"] == "prom_core_all" and rec["protocol"] == "official"
     assert rec["findna_version"] and rec["wall_time_s"] > 0
     assert FinetuneConfig(**rec["config"]).seed == 0                    # the record reproduces its configuration
@@ -86,7 +87,8 @@ def test_resume_returns_finished_record_without_training(run, monkeypatch):
 def test_partial_run_restarts_cleanly(root, tmp_path):
     out = tmp_path / "partial"
     out.mkdir()
-    (out / "metrics.jsonl").write_text('{"step": 999, "split": "val"}\n')   # left by a killed run: no results.json
+    (out / "run.json").write_text('{"kind": "finetune", "state": "running"}')   # a killed run: claimed, no results.json
+    (out / "metrics.jsonl").write_text('{"step": 999, "split": "val"}\n')
     (out / "notes.txt").write_text("mine")
     rec = finetune(task="prom_core_all", data_dir=str(root), out_dir=str(out), **FAST)
     assert FT.read_metrics(out).step.tolist() == [rec["steps"]["per_epoch"]]

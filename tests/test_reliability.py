@@ -200,3 +200,69 @@ def test_a_run_killed_before_its_first_checkpoint_starts_again(tmp_path):
     with pytest.raises(ConfigError, match="stopped before its first checkpoint; start it again without --resume"):
         run(tmp_path, "early", steps=2, resume=True)
     assert (run(tmp_path, "early", steps=2) / "teacher").is_dir()
+
+def test_finetuning_never_adopts_a_folder_that_is_not_its_run(tmp_path):
+    "A folder with a metrics.jsonl but no run.json (e.g. an old pretraining run) is refused, and left as it was."
+    from findna.finetuning import finetune
+    from findna.runs import RunFolderError
+    from findna.tasks import write_synthetic_data
+    root, folder = write_synthetic_data(tmp_path / "data"), tmp_path / "committed"
+    folder.mkdir()
+    (folder / "metrics.jsonl").write_text("".join(f'{{"step": {i}}}\n' for i in range(48)))
+    with pytest.raises(RunFolderError, match="not a findna run folder"):
+        finetune(task="prom_core_all", data_dir=str(root), preset="tiny", epochs=1, precision="fp32", out_dir=str(folder),
+                 verbose=False)
+    assert len((folder / "metrics.jsonl").read_text().splitlines()) == 48 and sorted(p.name for p in folder.iterdir()) == ["metrics.jsonl"]
+    for committed in ("results/pretrain-chr20-small", "results/recipe-ablation/horizon/center-seed0"):
+        assert json.loads((ROOT / committed / "run.json").read_text())["state"] == "finished"
+
+def test_numbers_a_run_cannot_use_are_refused_by_name():
+    "--lr inf, --lr -1e-3 (exponent form), --seed -1: one clear error naming the setting, before any work."
+    from findna.trainer import parse_args
+    for argv, msg in ((["--lr", "inf"], "lr=inf must be a finite number > 0"), (["--lr", "-1e-3"], "lr=-0.001 must be a finite"),
+                      (["--seed", "-1"], "seed=-1 must be an integer >= 0")):
+        with pytest.raises(ConfigError, match=msg): parse_args(argv)
+
+def test_folders_with_label_gaps_no_rows_or_test_copies_of_train_are_named(tmp_path):
+    "Labels {0, 2}: an error naming the empty class; header-only CSVs: 'no rows'; train rows copied into test: a warning and a note."
+    import pandas as pd
+    from findna.tasks import TaskWarning, user_task, write_motif_task
+    gap = write_motif_task(tmp_path / "gap", dict(train=40, test=20), length=30)
+    for s in ("train", "test"):
+        df = pd.read_csv(gap / f"{s}.csv"); df.label = df.label * 2; df.to_csv(gap / f"{s}.csv", index=False)
+    with pytest.raises(TaskError, match=r"class\(es\) \[1\].*renumber the labels without gaps"): load(user_task(gap))
+    empty = tmp_path / "empty"; empty.mkdir()
+    for s in ("train", "dev", "test"): (empty / f"{s}.csv").write_text("sequence,label\n")
+    with pytest.raises(TaskError, match="only a header, no rows"): user_task(empty)
+    leak = write_motif_task(tmp_path / "leak", dict(train=200, test=100), length=30)
+    train, test = pd.read_csv(leak / "train.csv"), pd.read_csv(leak / "test.csv")
+    pd.concat([test.iloc[:60], train.iloc[:40]]).to_csv(leak / "test.csv", index=False)     # 40 test rows copy train
+    with pytest.warns(TaskWarning, match="also appear in the test split"): data = load(user_task(leak))
+    assert any("also appear in the test split" in n for n in data.notes) and data.fingerprint["dedup"]["train_test_overlap"] > 0
+
+def test_checkpoints_follow_the_umask(tmp_path):
+    "A checkpoint folder is readable by the group when the umask says so (tempfile alone would make it 0700)."
+    old = os.umask(0o022)
+    try:
+        path = FinDNA(FinDNAConfig.preset("tiny"), seed=0).save_pretrained(tmp_path / "shared" / "teacher", role="teacher")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o755
+        assert stat.S_IMODE((path / "model.safetensors").stat().st_mode) == 0o644
+        pretrain(PretrainConfig(**TINY, steps=2, out=str(tmp_path / "run")))
+        ckpt = (tmp_path / "run" / "checkpoints" / "last").resolve()
+        assert stat.S_IMODE(ckpt.stat().st_mode) == 0o755 and stat.S_IMODE((ckpt / "state.pt").stat().st_mode) == 0o644
+    finally: os.umask(old)
+
+def test_truncated_gzip_and_bgzip_genomes_are_named(tmp_path):
+    "A genome cut short, plain gzip or bgzip: one GenomeError naming the file and the check to run; no 0-byte cache left."
+    from Bio import bgzf
+    text = DEMO_GENOME.read_bytes()[:400_000]
+    plain = tmp_path / "cut.fa.gz"
+    plain.write_bytes(gzip.compress(text)[:50_000])
+    with pytest.raises(GenomeError, match="cut.fa.gz cannot be decompressed.*truncated or damaged.*gzip -t"):
+        Genome(plain, cache_dir=tmp_path / "cache")
+    assert not [p for p in (tmp_path / "cache").iterdir() if p.stat().st_size == 0]
+    with bgzf.BgzfWriter(str(tmp_path / "whole.fa.gz"), "wb") as w: w.write(text)
+    cut = tmp_path / "bgz.fa.gz"
+    cut.write_bytes((tmp_path / "whole.fa.gz").read_bytes()[:60_000])
+    with pytest.raises(GenomeError, match="truncated or damaged"):
+        g = Genome(cut, cache_dir=tmp_path / "cache2"); g.fetch(g.chroms[0], 0, 1000)

@@ -95,3 +95,23 @@ def test_embeddings_notebook_writes_its_report(tmp_path):
     with pytest.raises(papermill.PapermillExecutionError, match="finished embeddings run"):   # never overwritten by another run
         execute("12_embeddings.ipynb", tmp_path / "again.ipynb", tasks="prom_core_all", n_per_split=20, n_windows=0,
                 precision="fp32", out_dir=str(out))
+
+@pytest.mark.parametrize("name,old,new,read", [
+    ("10_finetune.ipynb", "seed = 0", "seed = 5", lambda ns: (ns["cfg"].seed, ns["results"]["seed"])),
+    ("11_evaluate.ipynb", 'seeds = "0,1"', 'seeds = "3"', lambda ns: (ns["ev"].seeds, sorted(set(ns["cells"].seed)))),
+    ("12_embeddings.ipynb", "seed = 0", "seed = 4", lambda ns: (ns["cfg"].seed, ns["res"].summary["parameters"]["seed"])),
+    ("09_pretrain.ipynb", "seed = 0", "seed = 2", lambda ns: (ns["cfg"].seed, json.loads((Path(ns["cfg"].out) / "config.json").read_text())["seed"]))])
+def test_run_all_twice_in_one_kernel_takes_the_edited_parameters(name, old, new, read, monkeypatch):
+    "JupyterLab's loop: Run All, edit the parameters cell, Run All again in the same kernel: the second run uses the edit."
+    from execnb.shell import CaptureShell
+    from execnb.nbio import read_nb
+    monkeypatch.chdir(NBS)
+    nb, sh = read_nb(NBS / name), CaptureShell()
+    params = next(c for c in nb.cells if "parameters" in (c.metadata.get("tags") or []))
+    assert old in params.source
+    sh.run_all(nb, exc_stop=True)
+    first = read(sh.user_ns)
+    params.source = params.source.replace(old, new)
+    sh.run_all(nb, exc_stop=True)
+    second, value = read(sh.user_ns), new.split(" = ")[1].strip('"')
+    assert str(first[0]) != value and [str(v) if not isinstance(v, list) else ",".join(map(str, v)) for v in second] == [value, value]
