@@ -107,6 +107,7 @@ if __name__ == "__main__":
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--arms", default=",".join(ARMS), help="comma list of the arm names above")
+    ap.add_argument("--tasks", default=",".join(TASKS), help="comma list of the tasks above")
     ap.add_argument("--report-only", action="store_true")
     ap.add_argument("--folder", action="store_true", help="only the generated 300-row folder (results/small-data/folder.md)")
     a = ap.parse_args()
@@ -118,7 +119,7 @@ if __name__ == "__main__":
         done = {(r["task"], r["seed"], r["arm"]) for r in rows}
         for arm in split_commas(a.arms):
             for seed in map(int, split_commas(a.seeds)):
-                for task in TASKS:
+                for task in split_commas(a.tasks):
                     if (task, seed, arm) in done: continue
                     rows.append(cell(task, seed, arm, a.threads)); print(rows[-1], flush=True)
                     pd.DataFrame(rows).to_csv(OUT / "cells.csv", index=False)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_alphabet.ipynb #cb8061b9
 from __future__ import annotations
-import gzip
+import gzip, zlib
 from pathlib import Path
 import numpy as np
 import torch
@@ -158,7 +158,12 @@ def open_gz(path:str|Path, mode:str="rb"):
 
 def read_fasta(path:str|Path, error:type=AlphabetError) -> tuple[list, list, list]:
     "Names, sequences (bytes) and 1-based header lines of the records in `path` (plain or gzipped FASTA); `error` is raised on a file that is not FASTA."
-    with open_gz(path) as f: data = f.read().replace(b"\r", b"")
+    try:
+        with open_gz(path) as f: data = f.read().replace(b"\r", b"")
+    except (EOFError, OSError, zlib.error) as e:
+        if isinstance(e, (FileNotFoundError, PermissionError, IsADirectoryError)): raise
+        raise error(f"{path} cannot be decompressed ({type(e).__name__}: {e}): the gzip file is truncated or damaged; "
+                    f"check it with `gzip -t {Path(path).name}` and copy it again") from None
     first = 1
     if not data.startswith(b">"):
         head, sep, rest = data.partition(b"\n>")

@@ -24,7 +24,7 @@ from .alphabet import read_fasta
 from .genome import DEFAULT_VAL_CHROMS, Genome, WindowSampler, demo_genome_path, split_chroms, split_regions
 from .model import FinDNA, FinDNAConfig, FinDNAWarning, embed, pretrained_path
 from .tasks import METRICS, TaskData, get_task, load, stratified_subsample, task_availability, write_synthetic_data
-from .runs import claim_run, finish_run, run_info
+from .runs import check_writable, claim_run, finish_run, run_info
 
 # %% auto #0
 __all__ = ['MODEL_NAMES', 'RANDOM_SEED_OFFSET', 'POOLINGS', 'SPLITS', 'PROBE_CS', 'EmbeddingError', 'named_checkpoints',
@@ -658,9 +658,10 @@ class EmbedConfig(Config):
     "Settings of `findna-embed`: the sequences of one FASTA in, one `.npy` of embeddings (rows in file order) out."
     _owner, _error = "embed setting", EmbeddingError
     fasta: str = setting("", "FASTA (plain or .gz) of the sequences to embed")
-    out: str = setting("", ".npy file to write, (N, E) float32 in FASTA order; the record names go to <out>.ids.txt")
+    out: str = setting("", ".npy file to write, (N, E) float32 in FASTA order (pooling none: a .npz of one (L_i, E) array "
+                           "per record, keyed by record id); the record names go to <out>.ids.txt")
     model: str = setting("findna-small-chr20", "a shipped name (findna.model.PRETRAINED), a save_pretrained folder or a pretraining run folder (its teacher)")
-    pooling: str = setting("mean", "mean over real bases | cls over the CLS tokens")
+    pooling: str = setting("mean", "mean over real bases | cls over the CLS tokens | none: one vector per base")
     batch_size: int = setting(64, "sequences per forward pass")
     precision: str = setting("auto", "auto (bf16 where fast) | bf16 | fp32")
     device: str = setting("auto", "auto | cpu | cuda | cuda:N")
@@ -669,17 +670,20 @@ class EmbedConfig(Config):
 
     def rules(self) -> list[tuple[bool, str]]:
         return [(bool(self.fasta), "fasta is empty: name the FASTA to embed"),
-                (self.out.endswith(".npy"), f"out={self.out!r}: name a .npy file to write"),
-                (self.pooling in POOLINGS, f"pooling={self.pooling!r}: use {' or '.join(POOLINGS)}"),
+                (self.pooling in POOLINGS + ("none",), f"pooling={self.pooling!r}: use {', '.join(POOLINGS)} or none"),
+                (self.out.endswith(".npz" if self.pooling == "none" else ".npy"),
+                 f"out={self.out!r}: name a {'.npz' if self.pooling == 'none' else '.npy'} file to write"
+                 + (" (pooling none: one array per record)" if self.pooling == "none" else "")),
                 (self.batch_size >= 1 and self.threads >= 0, "batch_size must be >= 1 and threads >= 0"),
                 (self.precision in ("auto", "bf16", "fp32"), f"precision={self.precision!r}: use auto, bf16 or fp32"),
                 device_rule(self.device)]
 
 def embed_fasta(cfg:EmbedConfig) -> Path:
     "Embed every record of `cfg.fasta` with the teacher of `cfg.model`; write the array and the record names atomically."
-    out, ids = Path(cfg.out), Path(cfg.out[:-4] + ".ids.txt")
+    out, ids = Path(cfg.out), Path(cfg.out[:-4] + ".ids.txt")                    # .npy or .npz
     for p in (out, ids):
         if p.exists(): raise EmbeddingError(f"{p} exists; findna-embed never overwrites a result: choose another --out or delete it")
+    check_writable(out, "the embeddings file")
     if cfg.threads: torch.set_num_threads(cfg.threads)
     names = read_fasta(cfg.fasta, EmbeddingError)[0] if Path(cfg.fasta).is_file() else None
     if names is None: raise EmbeddingError(f"fasta={cfg.fasta!r}: no such file")
@@ -698,8 +702,13 @@ def embed_fasta(cfg:EmbedConfig) -> Path:
     x = embed(model.to(resolve_device(cfg.device)), cfg.fasta, batch_size=cfg.batch_size, pooling=cfg.pooling,
               precision=cfg.precision)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}.npy")
-    np.save(tmp, x); os.replace(tmp, out)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}{out.suffix}")
+    if cfg.pooling == "none":                                            # per-base: one (L_i, E) array per record
+        if len(set(names)) != len(names): raise EmbeddingError(f"{cfg.fasta}: record names repeat; pooling none keys "
+                                                              "the .npz by name: make them unique")
+        np.savez(tmp, **{name: a for name, a in zip(names, x)})
+    else: np.save(tmp, x)
+    os.replace(tmp, out)
     tmp = ids.with_name(f".{ids.name}.tmp-{os.getpid()}")
     tmp.write_text("".join(f"{n}\n" for n in names)); os.replace(tmp, ids)
     return out
@@ -711,6 +720,7 @@ def embed_cli(argv:list[str]|None=None) -> None:
         cfg, _ = parse_cli(EmbedConfig, cli_parser(EmbedConfig, "findna-embed", "Embed the sequences of a FASTA with a "
                            "pretrained FinDNA network (the shipped one by default) into a .npy array."), argv)
         out = embed_fasta(cfg)
-    print(f"{out}: {np.load(out, mmap_mode='r').shape} float32 embeddings ({cfg.pooling} pooling); record names in {cfg.out[:-4]}.ids.txt")
+    shape = f"{len(np.load(out).files)} arrays (L_i, E)" if cfg.pooling == "none" else np.load(out, mmap_mode='r').shape
+    print(f"{out}: {shape} float32 embeddings ({cfg.pooling} pooling); record names in {cfg.out[:-4]}.ids.txt")
 
 if __name__ == "__main__" and Path(sys.argv[0]).name == "embeddings.py": embed_cli()

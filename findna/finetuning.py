@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_finetuning.ipynb #da835a19
 from __future__ import annotations
-import json, math, shutil, sys, tempfile, time, warnings
+import json, math, os, shutil, sys, tempfile, time, warnings
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 import numpy as np
@@ -17,21 +17,21 @@ from sklearn.metrics import confusion_matrix
 from . import __version__
 from .alphabet import one_hot, reverse_complement
 from .config import Config, split_commas, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting, progress
-from .runs import append_jsonl, claim_run, fail_run, finish_run, read_metrics, settings_diff, write_json
+from .runs import append_jsonl, claim_run, fail_run, finish_run, read_jsonl, read_metrics, settings_diff, write_json
 from .distill import adamw, cosine_schedule
 from .model import resolve_precision
-from .model import (CheckpointError, FinDNA, FinDNAClassifier, FinDNAConfig, FinDNAError, PRESETS, autocast_context,
+from .model import (CheckpointError, InconsistentCheckpointError, FinDNA, FinDNAClassifier, FinDNAConfig, FinDNAError, PRESETS, autocast_context,
                           checkpoint_metadata, pretrained_path)
 from .tasks import TASKS, Split, TaskData, TaskSpec, get_task, load, write_synthetic_data
 from .metrics import FinetuneError, classification_metrics
 from .cnn import BaselineCNN, CNNConfig, load_classifier
 
 # %% auto #0
-__all__ = ['HYPERPARAMETERS', 'GENERIC_SETTINGS', 'MIN_STEPS', 'USER_SETTINGS', 'LR_GRID', 'LOCATIONS', 'RESULTS_NAME',
-           'POINT_NAME', 'task_fields', 'FinetuneConfig', 'resolve_hyperparameters', 'load_task', 'resolve_pretrained',
-           'scratch_architecture', 'build_classifier', 'finetune_precision', 'predict', 'plot_curves', 'plot_confusion',
-           'same_data', 'lr_rates', 'lr_search', 'plot_lr_search', 'adopt_lr_point', 'finetune', 'results_record',
-           'finetune_cli']
+__all__ = ['HYPERPARAMETERS', 'GENERIC_SETTINGS', 'MIN_STEPS', 'USER_SETTINGS', 'LR_GRID', 'LOCATIONS', 'RESUME_NAME',
+           'RESULTS_NAME', 'POINT_NAME', 'task_fields', 'FinetuneConfig', 'resolve_hyperparameters', 'load_task',
+           'resolve_pretrained', 'scratch_architecture', 'build_classifier', 'finetune_precision', 'predict',
+           'plot_curves', 'plot_confusion', 'same_data', 'lr_rates', 'lr_search', 'plot_lr_search', 'adopt_lr_point',
+           'finetune', 'results_record', 'finetune_cli']
 
 # %% ../nbs/08_finetuning.ipynb #45ea6227
 HYPERPARAMETERS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_fraction", "mlp_dropout", "layer_dropout", "min_steps")
@@ -282,6 +282,7 @@ def build_classifier(cfg:FinetuneConfig, data:TaskData, hp:dict, scratch:Path) -
                 track = _task_track_size(spec, saved.embed_dim) if cfg.layout == "task" else None
                 model = FinDNAClassifier.from_pretrained(path, n_classes=K, layout=cfg.layout, max_len=L, track_size=track,
                                                          pooling=cfg.pooling, freeze_backbone=probe, seed=cfg.seed, **drop)
+        except InconsistentCheckpointError: raise                           # the folder is wrong, not the task
         except (CheckpointError, FinDNAError, RuntimeError) as e:          # RuntimeError: torch's shape mismatch
             raise FinetuneError(f"checkpoint {path} does not fit task {spec.name} ({K} classes, length {L}): {e}") from e
     notes = [f"{w.category.__name__}: {w.message}" for w in caught]
@@ -385,6 +386,28 @@ def _train_step(model, opt, split:Split, rows:np.ndarray, lr:float, step:int, pr
     return total
 
 # %% ../nbs/08_finetuning.ipynb #dbd72abf
+RESUME_NAME = "resume.pt"   # the run's resumable state, written at every validation, deleted when the fit ends
+
+def _save_state(out:Path, **state) -> None:
+    "Write the resumable state of a fit atomically (a kill leaves the previous one)."
+    tmp = out / f".{RESUME_NAME}.tmp-{os.getpid()}"
+    torch.save(dict(state, torch_rng=torch.get_rng_state(),
+                    cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []), tmp)
+    os.replace(tmp, out / RESUME_NAME)
+
+def _load_state(out:Path) -> dict|None:
+    "The resumable state in `out` (our own file: it also holds RNG states), or None."
+    path = out / RESUME_NAME
+    if not path.is_file(): return None
+    try: state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:
+        warnings.warn(f"{path} cannot be read ({type(e).__name__}); the fit starts again from step 0"); return None
+    torch.set_rng_state(state["torch_rng"])
+    if state["cuda_rng"]: torch.cuda.set_rng_state_all(state["cuda_rng"])
+    log = [r for r in read_jsonl(out / "metrics.jsonl") if r["step"] <= state["step"]]   # drop what followed the state
+    (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    return state
+
 def _fit(cfg:FinetuneConfig, model:FinDNAClassifier, data:TaskData, hp:dict, precision:str, out:Path) -> dict:
     "Train `model` on `data.train`, select on `data.val`; returns the best evaluation and the step counts."
     metric, n = data.spec.metric, len(data.train)
@@ -404,9 +427,15 @@ def _fit(cfg:FinetuneConfig, model:FinDNAClassifier, data:TaskData, hp:dict, pre
         feats, val_f = (_pooled(model, s, precision, cfg.max_tokens) for s in (data.train, data.val))
         val_rc = _pooled(model, data.val, precision, cfg.max_tokens, rc=True) if cfg.rc_tta else None
     opt, rng = adamw(model, hp["lr"], hp["weight_decay"]), np.random.default_rng((cfg.seed, 11))
-    best, losses, stale, tick, stopped = dict(score=-math.inf), [], 0, time.perf_counter(), False
+    best, losses, stale, tick, stopped, start, order = dict(score=-math.inf), [], 0, time.perf_counter(), False, 0, None
+    if (state := _load_state(out)) is not None:                          # a killed run continues where it validated last
+        model.load_state_dict(state["model"]); opt.load_state_dict(state["opt"]); rng.bit_generator.state = state["rng"]
+        start, order, best, stale, stopped = state["step"], state["order"], state["best"], state["stale"], state["stopped"]
+        notes.append(f"resumed at step {start} from {out / RESUME_NAME}")
     model.train()
-    bar = progress(range(total), disable=not cfg.verbose, desc=f"finetune {data.spec.name}", unit="step")
+    done = start
+    bar = progress(range(start, total if not stopped else start), initial=start, total=total, disable=not cfg.verbose,
+                   desc=f"finetune {data.spec.name}", unit="step")
     for step in bar:
         if step % per_epoch == 0: order = rng.permutation(n)              # a seeded order per epoch
         rows = order[(step % per_epoch) * bs:(step % per_epoch + 1) * bs]
@@ -424,11 +453,15 @@ def _fit(cfg:FinetuneConfig, model:FinDNAClassifier, data:TaskData, hp:dict, pre
             model.save_pretrained(out / "best")
             best, stale = dict(score=val[metric], step=done, epoch=rec["epoch"], val=val, val_probs=probs), 0
         else: stale += 1
+        if cfg.patience and stale >= cfg.patience: stopped = True
+        _save_state(out, model=model.state_dict(), opt=opt.state_dict(), rng=rng.bit_generator.state, order=order,
+                    step=done, best=best, stale=stale, stopped=stopped)
         bar.set_postfix(loss=rec["train_loss"], **{f"val_{metric}": round(val[metric], 4)})
         if cfg.verbose: bar.write(f"step {done}/{total} (epoch {rec['epoch']:g}): train loss {rec['train_loss']:.4f}, "
                                   f"val {metric} {val[metric]:.4f} (best {best['score']:.4f} at step {best['step']})")
-        if cfg.patience and stale >= cfg.patience: stopped = True; break
+        if stopped: break
     bar.close()
+    (out / RESUME_NAME).unlink(missing_ok=True)                         # the fit is complete: nothing to resume
     return dict(best, steps=dict(total=total, per_epoch=per_epoch, done=done, eval_every=eval_every, batch_size=bs),
                 stopped_early=stopped, notes=notes)
 
@@ -508,8 +541,8 @@ def _point(cfg:FinetuneConfig, data:TaskData, hp:dict, precision:str, device:tor
         rec = json.loads(path.read_text())
         if not settings_diff(rec["settings"], settings, LOCATIONS + ("out_dir",)) and rec["fingerprint"] == data.fingerprint:
             return rec
-    if where.exists(): shutil.rmtree(where)
-    where.mkdir(parents=True)
+    if where.exists() and not (where / RESUME_NAME).is_file(): shutil.rmtree(where)   # a killed rate resumes
+    where.mkdir(parents=True, exist_ok=True)
     t0, run = time.time(), _train(one, data, hp, precision, device, where)
     np.save(where / "val_probs.npy", run["val_probs"])
     rec = dict(lr=hp["lr"], score=run["score"], step=run["step"], epoch=run["epoch"], val=run["val"], steps=run["steps"],
@@ -593,7 +626,8 @@ def finetune(cfg:FinetuneConfig|dict|None=None, # the configuration (or a dict o
 
 def _finetune(cfg:FinetuneConfig, out:Path) -> dict:
     "The run in its claimed folder: load, train (per rate), test once, write the record."
-    for name in _RUN_FILES: shutil.rmtree(out / name) if (out / name).is_dir() else (out / name).unlink(missing_ok=True)
+    keep = ("metrics.jsonl", "best") if (out / RESUME_NAME).is_file() else ()   # a killed fit resumes from its state
+    for name in set(_RUN_FILES) - set(keep): shutil.rmtree(out / name) if (out / name).is_dir() else (out / name).unlink(missing_ok=True)
     t0, data = time.time(), load_task(cfg)
     hp, device, threads = resolve_hyperparameters(cfg, data.spec), resolve_device(cfg.device), torch.get_num_threads()
     precision, search = finetune_precision(cfg.precision, device), None
@@ -655,6 +689,10 @@ def finetune_cli(argv:list[str]|None=None) -> None:
         parser = cli_parser(FinetuneConfig, "findna-finetune", "Fine-tune (or probe) a FinDNA classifier on a registry task or a "
                             "folder of your own labelled sequences; model selection on val, one look at test.")
         cfg, _ = parse_cli(FinetuneConfig, parser, argv)
+        start = (f"from {cfg.pretrained} (its {cfg.init_from})" if cfg.pretrained else
+                 f"from scratch (preset {cfg.preset or 'reference'}: random weights)")
+        print(f"findna-finetune: {cfg.task}, {start}, {cfg.mode} fine-tuning; run folder: "
+              f"{cfg.out_dir or 'a new temporary folder'}", flush=True)
         rec = finetune(cfg)
     m = rec["metric"]
     if "lr_search" in rec: print(f"learning rate chosen on validation: {rec['lr_search']['chosen']:g} (val {m}: " + ", ".join(

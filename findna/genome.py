@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_genome.ipynb #6d30a5e3
 from __future__ import annotations
-import gzip, json, os, re, shutil, stat, struct, tempfile, warnings, zlib
+import gzip, hashlib, json, os, re, shutil, stat, struct, tempfile, warnings, zlib
 from itertools import count
 from pathlib import Path
 from typing import NamedTuple
@@ -13,11 +13,12 @@ import pandas as pd
 import pyfaidx
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
-from .alphabet import N_INDEX, AlphabetError, encode, reverse_complement
+from .runs import writable
+from .alphabet import N_INDEX, AlphabetError, _LUT, encode, reverse_complement
 from .config import UserError
 
 # %% auto #0
-__all__ = ['DEFAULT_EXCLUDE', 'DEFAULT_VAL_CHROMS', 'GenomeError', 'GenomeWarning', 'writable', 'Genome', 'demo_genome_path',
+__all__ = ['DEFAULT_EXCLUDE', 'DEFAULT_VAL_CHROMS', 'GenomeError', 'GenomeWarning', 'Genome', 'demo_genome_path', 'scan_genome',
            'split_chroms', 'chrom_intervals', 'split_regions', 'read_bed', 'Windows', 'WindowSampler']
 
 # %% ../nbs/01_genome.ipynb #12362756
@@ -57,11 +58,6 @@ def _decompressed(path:Path, cache_dir:Path) -> Path:
     return out
 
 # %% ../nbs/01_genome.ipynb #26b12d62
-def writable(folder:Path) -> bool:
-    "Whether findna may write into `folder`: by its mode bits, since `os.access` says yes to root everywhere."
-    if os.geteuid() != 0: return os.access(folder, os.W_OK)
-    return bool(Path(folder).stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))   # root: a folder without write bits
-
 class Genome:
     "A FASTA genome (plain or bgzip) read through pyfaidx; `chroms` are the contigs kept by `include`/`exclude`."
     def __init__(self, path:str|Path,            # FASTA, or bgzip FASTA (.fa.gz with .gzi); plain gzip needs `cache_dir`
@@ -105,8 +101,10 @@ class Genome:
 
     def _open(self) -> pyfaidx.Fasta:
         kw, bgzip = {}, _compression(self.path) == "bgzip"
-        indexed = Path(str(self.path) + ".fai").exists() and (not bgzip or Path(str(self.path) + ".gzi").exists())
-        if not indexed and (self.cache_dir or not writable(self.path.parent)):
+        fai = Path(str(self.path) + ".fai")
+        indexed = fai.exists() and (not bgzip or Path(str(self.path) + ".gzi").exists())
+        stale = indexed and fai.stat().st_mtime < self.path.stat().st_mtime     # pyfaidx would rebuild it in place
+        if (not indexed or stale) and (self.cache_dir or not writable(self.path.parent)):
             if self.cache_dir is None: raise GenomeError(
                 f"{self.path} has no .fai index and its folder is read-only; pass cache_dir=... for the index")
             self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -153,6 +151,38 @@ def demo_genome_path() -> Path:
     if not path.exists(): raise GenomeError(f"the demo genome {path} is missing; it ships in the findna repository's "
                                             "data/ folder (install findna from a clone with `pip install -e .`)")
     return path
+
+# %% ../nbs/01_genome.ipynb #f7bc9fd2
+def _scan_cache(genome:Genome) -> Path:
+    "Where the scan of `genome` is cached: its cache_dir, else ~/.cache/findna."
+    root = genome.cache_dir or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "findna"
+    digest = hashlib.sha256(str(genome.source.resolve()).encode()).hexdigest()[:16]
+    return root / f"{genome.source.name}.{digest}.scan.json"
+
+def scan_genome(genome:Genome, chunk:int=1 << 22) -> dict:
+    "sha256 of every kept contig's bases (upper case), after checking that every character is DNA; cached per file version."
+    st, cache = genome.source.stat(), _scan_cache(genome)
+    key = dict(path=str(genome.source.resolve()), size=st.st_size, mtime=st.st_mtime, contigs=genome.lengths)
+    if cache.is_file() and (rec := json.loads(cache.read_text())).get("key") == key: return rec
+    h, bad, n_bad = hashlib.sha256(), [], 0
+    for chrom, n in genome.lengths.items():
+        for start in range(0, n, chunk):
+            raw = genome.fetch(chrom, start, min(n, start + chunk)).encode("ascii", "replace")
+            h.update(raw.upper())
+            wrong = np.flatnonzero(_LUT[np.frombuffer(raw, np.uint8)] == -2)
+            n_bad += len(wrong)
+            bad += [(chrom, start + int(i), chr(raw[i])) for i in wrong[:max(0, 5 - len(bad))]]
+    if n_bad:
+        plain = _compression(genome.path) == "plain"
+        where = "; ".join(f"{c!r}" + f" in contig {ch} at position {p:,}" + (f" (file line {genome.line_of(ch, p)})" if plain else "")
+                          for ch, p, c in bad)
+        raise GenomeError(f"{genome.source}: {n_bad:,} character(s) outside the DNA alphabet (A C G T N, lower case, IUPAC "
+                          f"codes): {where}{' ...' if n_bad > len(bad) else ''}. Replace each with N and start again: the "
+                          "whole file was checked before any training, so nothing is lost")
+    rec = dict(key=key, sha256=h.hexdigest(), bases=sum(genome.lengths.values()), chunk=chunk)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(f".{cache.name}.tmp-{os.getpid()}"); tmp.write_text(json.dumps(rec)); os.replace(tmp, cache)
+    return rec
 
 # %% ../nbs/01_genome.ipynb #b216a7f4
 DEFAULT_VAL_CHROMS = ("chr10",)   # held out from pretraining by default (human assemblies)

@@ -24,10 +24,10 @@ from .chordmixer import ChordMixer, group_shifts, mixes_all_positions
 
 # %% auto #0
 __all__ = ['PRESETS', 'PRETRAINED', 'WEIGHTS_NAME', 'CONFIG_NAME', 'METADATA_NAME', 'REFERENCE_ALPHABET', 'PRECISIONS',
-           'FinDNAError', 'CheckpointError', 'FinDNAWarning', 'FinDNAConfig', 'BatchFeatureNorm', 'DINOHead',
-           'FinDNAOutput', 'FinDNA', 'pretrained_path', 'make_teacher', 'checkpoint_metadata',
-           'import_reference_checkpoint', 'FinDNAClassifier', 'init_classifier', 'fast_cpu_bf16', 'resolve_precision',
-           'autocast_context', 'embed']
+           'FinDNAError', 'CheckpointError', 'InconsistentCheckpointError', 'FinDNAWarning', 'FinDNAConfig',
+           'BatchFeatureNorm', 'DINOHead', 'FinDNAOutput', 'FinDNA', 'pretrained_path', 'make_teacher',
+           'checkpoint_metadata', 'import_reference_checkpoint', 'FinDNAClassifier', 'init_classifier', 'fast_cpu_bf16',
+           'resolve_precision', 'autocast_context', 'embed']
 
 # %% ../nbs/04_model.ipynb #7fb4fb1c
 class FinDNAError(UserError):
@@ -35,6 +35,9 @@ class FinDNAError(UserError):
 
 class CheckpointError(UserError):
     "A checkpoint is missing, malformed, or does not fit the requested model."
+
+class InconsistentCheckpointError(CheckpointError):
+    "A checkpoint folder whose files disagree with each other (config.json vs the weights): the folder, not the task, is wrong."
 
 class FinDNAWarning(UserWarning):
     "A legitimate but risky modelling choice (filter or escalate it with `warnings`)."
@@ -296,8 +299,22 @@ def _read_checkpoint(path, model_class:str|None=None) -> tuple[dict, FinDNAConfi
     if model_class and meta.get("model_class") != model_class: raise CheckpointError(
         f"{path} holds a {meta.get('model_class')} checkpoint; load it with {meta.get('model_class')}.from_pretrained")
     config = FinDNAConfig.from_dict(json.loads((path / CONFIG_NAME).read_text()))
-    try: return load_file(path / WEIGHTS_NAME), config, meta
+    try: state = load_file(path / WEIGHTS_NAME)
     except Exception as e: raise _damaged(path / WEIGHTS_NAME, e) from None
+    _check_consistent(path, state, config, meta)
+    return state, config, meta
+
+def _check_consistent(path:Path, state:dict, config:FinDNAConfig, meta:dict):
+    "Raise if the folder's config.json does not describe its weights (an edited or mixed-up folder), naming a tensor."
+    with torch.device("meta"):                                            # shapes only: nothing allocated
+        own = (FinDNAClassifier(config, meta["n_classes"], meta.get("pooling", "mean")) if meta.get("model_class") ==
+               "FinDNAClassifier" else FinDNA(config)).state_dict()
+    bad = [f"{k}: weights {tuple(v.shape)}, config.json implies {tuple(own[k].shape)}" for k, v in state.items()
+           if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    bad += [f"{k}: in config.json's network, not in the weights" for k in own if k not in state][:3]
+    if bad: raise CheckpointError(f"{path}: config.json does not describe the weights in {WEIGHTS_NAME} ({'; '.join(bad[:3])}"
+                                  f"{' ...' if len(bad) > 3 else ''}); the folder is inconsistent: restore the config.json "
+                                  "that came with these weights, or write the model again with save_pretrained")
 
 def _check_expected(saved:FinDNAConfig, config:FinDNAConfig|None, expected:dict, path) -> FinDNAConfig:
     "The saved config, with dropouts taken from the caller; raise if any architecture field differs."

@@ -4,19 +4,36 @@
 
 # %% ../nbs/00b_runs.ipynb #d0e1a001
 from __future__ import annotations
-import json, os, time, warnings
+import json, os, stat, time, warnings
 from pathlib import Path
 import pandas as pd
 from . import __version__
 from .config import ConfigError
 
 # %% auto #0
-__all__ = ['RUN_FILE', 'RUN_KINDS', 'RunFolderError', 'honour_umask', 'write_json', 'append_jsonl', 'read_jsonl', 'read_metrics',
-           'run_info', 'settings_diff', 'claim_run', 'fail_run', 'finish_run']
+__all__ = ['RUN_FILE', 'RUN_KINDS', 'RunFolderError', 'writable', 'check_writable', 'honour_umask', 'write_json', 'append_jsonl',
+           'read_jsonl', 'read_metrics', 'run_info', 'settings_diff', 'claim_run', 'fail_run', 'finish_run']
 
 # %% ../nbs/00b_runs.ipynb #d0e1a002
 class RunFolderError(ConfigError):
     "A folder a run must not write into (another kind of run, a finished run, not a run folder), or a damaged run file."
+
+def writable(folder:str|Path) -> bool:
+    "Whether findna may write into `folder`: by its mode bits, since `os.access` says yes to root everywhere."
+    if os.geteuid() != 0: return os.access(folder, os.W_OK)
+    return bool(Path(folder).stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))   # root: a folder without write bits
+
+def check_writable(path:str|Path, what:str="the output") -> Path:
+    "Raise unless `path` (a folder or file to create) lies in a folder findna may write: read-only stays untouched, also for root."
+    path = Path(path).absolute()
+    existing = path
+    while not existing.exists(): existing = existing.parent
+    if not existing.is_dir(): raise RunFolderError(
+        f"{what} {path} cannot be created: {existing} is a file, not a folder; choose another path")
+    if not writable(existing): raise RunFolderError(
+        f"{what} {path} would be written into {existing}, which is read-only (no write permission bits); choose a folder "
+        "you can write (findna never writes into a read-only folder, also when run as root)")
+    return path
 
 def honour_umask(path:str|Path) -> Path:
     "Give a folder made by `tempfile.mkdtemp` (0700), and the files in it, the modes `mkdir` and `open` would (umask)."
@@ -89,6 +106,7 @@ def claim_run(folder:str|Path,       # the run folder (created if missing)
     "Make `folder` a `kind` run in state 'running'; refuse a folder of another kind, a finished run or any other folder."
     folder = Path(folder)
     if folder.exists() and not folder.is_dir(): raise RunFolderError(f"{folder} is a file; a run needs a folder: choose another path")
+    check_writable(folder, f"the {kind} run folder")
     info = run_info(folder) if folder.is_dir() else None
     if info is None and folder.is_dir() and any(p.name != ".ipynb_checkpoints" for p in folder.iterdir()) and not adopt:
         raise RunFolderError(f"{folder} is not empty and holds no {RUN_FILE}, so it is not a findna run folder; "

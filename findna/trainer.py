@@ -17,7 +17,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 import findna
 from .alphabet import one_hot
-from .genome import (DEFAULT_VAL_CHROMS, Genome, GenomeError, WindowSampler, demo_genome_path, read_bed,
+from .genome import (DEFAULT_VAL_CHROMS, Genome, scan_genome, GenomeError, WindowSampler, demo_genome_path, read_bed,
                            split_chroms, split_regions)
 from .views import random_reverse_complement, student_view, teacher_view
 from .config import Config, ConfigError, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting, progress
@@ -217,17 +217,19 @@ def data_split(genome:Genome, cfg:PretrainConfig) -> tuple[dict, dict, str]:
     return train, valid, how
 
 def data_fingerprint(genome:Genome, blocks:int=16, size:int=4096) -> dict:
-    "What the run read: the FASTA's path and size, the sha256 of its .fai index, and a sha256 of `blocks` evenly spaced blocks of every contig's bases."
+    "What the run read: the FASTA's path and size, its .fai's sha256, the sha256 of all its bases (`scan_genome`, which refuses non-DNA characters) and of sampled blocks (runs fingerprinted before the whole-content hash)."
     fai, h = Path(genome.fasta.faidx.indexname), hashlib.sha256()
     for chrom, n in genome.lengths.items():
         for start in np.linspace(0, max(0, n - size), blocks, dtype=np.int64): h.update(genome.fetch(chrom, int(start), min(n, int(start) + size)).upper().encode())
     return dict(fasta=str(genome.source.resolve()), bytes=genome.source.stat().st_size,
                 fai_sha256=hashlib.sha256(fai.read_bytes()).hexdigest(), contigs=genome.lengths,
-                content_sha256=h.hexdigest(), content_blocks=f"{blocks} x {size} nt per contig")
+                content_sha256=h.hexdigest(), content_blocks=f"{blocks} x {size} nt per contig",
+                whole_sha256=scan_genome(genome)["sha256"])
 
 def check_same_data(saved:dict, now:dict):
-    "Raise unless the genome `now` is the one a run was started on (contigs and sampled content; the path may move)."
-    keys = ["contigs"] + (["content_sha256"] if "content_sha256" in saved else ["fai_sha256"])
+    "Raise unless the genome `now` is the one a run was started on (contigs and content; the path may move)."
+    keys = ["contigs"] + (["whole_sha256"] if "whole_sha256" in saved else ["content_sha256"] if "content_sha256" in saved
+                          else ["fai_sha256"])                              # older runs: what they recorded
     diff = [k for k in keys if saved.get(k) != now.get(k)]
     if diff: raise ConfigError(
         f"--resume: the genome {now['fasta']} is not the one this run was started on ({saved.get('fasta')}): its "
@@ -560,12 +562,20 @@ def _pretrain(cfg:PretrainConfig, given:set[str], d:Dist, run_dir:Path, nothing_
     if cfg.batch_size % (d.world_size * cfg.grad_accum): raise ConfigError(
         f"batch_size={cfg.batch_size} must divide by world_size x grad_accum = {d.world_size} x {cfg.grad_accum}")
     genome = Genome(cfg.fasta or demo_genome_path(), cache_dir=cfg.cache_dir or None)
+    scan_genome(genome)                                                  # every base is DNA, before step 1 (cached)
     s = build_state(cfg, d)
-    window = cfg.window or s.ema.teacher.config.max_len
+    window, max_len = cfg.window or s.ema.teacher.config.max_len, s.ema.teacher.config.max_len
+    if window > max_len: raise ConfigError(
+        f"window={window:,} is longer than the network's input ({max_len:,} nt for preset {cfg.preset!r}); pass --window "
+        f"{max_len} or less (0: the network's length); the presets' lengths are in findna.model.PRESETS")
     train_kw, val_kw, split = data_split(genome, cfg)
-    sampler = WindowSampler(genome, window, max_n_frac=cfg.max_n_frac, strand_flip=cfg.strand_flip,
-                            seed=cfg.seed, rank=d.rank, **train_kw)
-    val_sampler = WindowSampler(genome, window, max_n_frac=cfg.max_n_frac, seed=cfg.seed + 1, **val_kw)
+    samplers = []
+    for what, kw, seed in (("training", dict(strand_flip=cfg.strand_flip, rank=d.rank, **train_kw), cfg.seed),
+                           ("validation", val_kw, cfg.seed + 1)):
+        try: samplers.append(WindowSampler(genome, window, max_n_frac=cfg.max_n_frac, seed=seed, **kw))
+        except GenomeError as e: raise GenomeError(f"{what} windows ({split}): {e}; or hold out other contigs or "
+                                                   "a larger share (--val-chroms / --val-fraction)") from None
+    sampler, val_sampler = samplers
     val_windows = [val_sampler.batch(i, min(cfg.batch_size, 64)) for i in range(cfg.eval_batches)]
     start = restore(s, state) if cfg.resume else 0
     if d.is_main:

@@ -33,7 +33,8 @@ def test_cli_cnn_lr_auto_on_a_folder(folder, tmp_path, monkeypatch, capsys):
     assert sorted(p.name for p in (out / "lr-search").iterdir()) == sorted(f"lr{r:g}" for r in LR_GRID)
     assert not any((out / "lr-search" / f"lr{r:g}" / "best").exists() for r in LR_GRID)   # weights: only the chosen, in best/
     printed = capsys.readouterr().out.splitlines()
-    assert printed[0].startswith(f"learning rate chosen on validation: {search['chosen']:g} (val {rec['metric']}: 0.00025 → ")
+    assert printed[0].startswith(f"findna-finetune: {folder}, from scratch (preset cnn: random weights), full fine-tuning")
+    assert printed[1].startswith(f"learning rate chosen on validation: {search['chosen']:g} (val {rec['metric']}: 0.00025 → ")
     assert [l[6:] for l in printed if l.startswith("note: ")] == rec["notes"] and "the GenomicBenchmarks baseline CNN" in printed[-1]
 
 def test_ties_go_to_the_smaller_rate(folder, tmp_path, monkeypatch):

@@ -266,3 +266,102 @@ def test_truncated_gzip_and_bgzip_genomes_are_named(tmp_path):
     cut.write_bytes((tmp_path / "whole.fa.gz").read_bytes()[:60_000])
     with pytest.raises(GenomeError, match="truncated or damaged"):
         g = Genome(cut, cache_dir=tmp_path / "cache2"); g.fetch(g.chroms[0], 0, 1000)
+
+def test_a_bad_character_stops_the_run_before_step_1_and_the_fix_lets_it_finish(tmp_path):
+    "An X that no window may ever cover is found before training; the run says it failed; X → N and the same command finishes."
+    rng = np.random.default_rng(0)
+    seq = "".join(rng.choice(list("ACGT"), 28_000))
+    fa = tmp_path / "x.fa"
+    fa.write_text(">c1\n" + "\n".join(seq[i:i + 60] for i in range(0, 27_000, 60)) + "\n>c2\n" + seq[27_000:27_500] + "X" + seq[27_501:] + "\n")
+    cfg = PretrainConfig(**{**TINY, "fasta": str(fa), "val_chroms": "c2", "steps": 3, "out": str(tmp_path / "run"),
+                            "cache_dir": str(tmp_path / "cache")})
+    with pytest.raises(GenomeError, match=r"1 character\(s\) outside the DNA alphabet.*'X' in contig c2 at position 500 \(file line 453\)"):
+        pretrain(cfg)
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["state"] == "failed" and "outside the DNA alphabet" in info["error"] and not (tmp_path / "run" / "checkpoints").exists()
+    fa.write_text(fa.read_text().replace("X", "N"))
+    pretrain(cfg)                                                        # the same command, after the fix the message names
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["state"] == "finished"
+
+def test_resume_refuses_a_genome_edited_between_the_sampled_blocks(tmp_path):
+    "The resume fingerprint covers every base: one base changed where no sampled block looks is caught."
+    fa = tmp_path / "g.fa"
+    shutil.copy(DEMO_GENOME, fa)
+    cfg = PretrainConfig(**{**TINY, "fasta": str(fa), "steps": 4, "stop_after": 2, "out": str(tmp_path / "run"),
+                            "cache_dir": str(tmp_path / "cache")})
+    pretrain(cfg)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())["resolved"]["data"]
+    lines = fa.read_text().splitlines()
+    i = next(k for k in range(len(lines) // 3, len(lines)) if not lines[k].startswith(">") and "A" in lines[k])
+    lines[i] = lines[i].replace("A", "C", 1)                               # one base, far from the 16 sampled blocks' edges
+    fa.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match="whole_sha256 differ"): pretrain(PretrainConfig(**{**cfg.to_dict(), "resume": True}))
+    assert "whole_sha256" in saved
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the case is about root, for whom os.access says every folder is writable")
+def test_read_only_folders_stay_untouched_even_for_root(tmp_path):
+    "Runs and embeddings refuse a mode-555 folder; a stale .fai there is read around (a fresh one in the cache), not rewritten."
+    ro = tmp_path / "ro"; ro.mkdir()
+    shutil.copy(DEMO_GENOME, ro / "g.fa")
+    Genome(ro / "g.fa")                                                    # an index beside it, then the FASTA changes
+    os.utime(ro / "g.fa.fai", (1, 1))                                       # ... so the index is stale
+    fai = (ro / "g.fa.fai").read_bytes()
+    ro.chmod(0o555)
+    try:
+        with pytest.raises(RunFolderError, match="read-only .no write permission bits."):
+            pretrain(PretrainConfig(**TINY, steps=2, out=str(ro / "run")))
+        with pytest.raises(RunFolderError, match="read-only"):
+            finetune(**FT, data_dir=str(write_synthetic_data(tmp_path / "data")), out_dir=str(ro / "ft"))
+        with pytest.raises(RunFolderError, match="read-only"):
+            embed_fasta(EmbedConfig(fasta=str(DEMO_GENOME), out=str(ro / "x.npy")))
+        g = Genome(ro / "g.fa", cache_dir=tmp_path / "cache")
+        assert g.fetch(g.chroms[0], 0, 10) and (ro / "g.fa.fai").read_bytes() == fai and (tmp_path / "cache" / "g.fa.fai").is_file()
+        assert sorted(p.name for p in ro.iterdir()) == ["g.fa", "g.fa.fai"]
+    finally: ro.chmod(0o755)
+
+def test_an_output_path_under_a_file_is_named(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(RunFolderError, match="notes.txt is a file, not a folder"):
+        pretrain(PretrainConfig(**TINY, steps=2, out=str(tmp_path / "notes.txt" / "run")))
+
+def test_window_errors_say_which_limit(tmp_path):
+    "A window longer than the network, or than the validation region, is named as such (not as a model-config question)."
+    with pytest.raises(ConfigError, match="window=200 is longer than the network's input \\(128 nt for preset 'tiny'\\)"):
+        pretrain(PretrainConfig(**TINY, steps=2, window=200, out=str(tmp_path / "a")))
+    rng = np.random.default_rng(0)
+    (tmp_path / "g.fa").write_text(">c1\n" + "".join(rng.choice(list("ACGT"), 5000)) + "\n>c2\n" + "ACGT" * 25 + "\n")
+    with pytest.raises(GenomeError, match="validation windows \\(validation contigs \\['c2'\\]\\).*--val-chroms"):
+        pretrain(PretrainConfig(**{**TINY, "fasta": str(tmp_path / "g.fa"), "val_chroms": "c2"}, steps=2, out=str(tmp_path / "b")))
+
+KILL_FT_LATE = r'''
+import sys, findna.finetuning as F
+real, saved = F._save_state, []
+def die_after_second_state(out, **state):
+    real(out, **state); saved.append(state["step"])
+    if len(saved) == 2: import os; os.kill(os.getpid(), 9)
+F._save_state = die_after_second_state
+F.finetune_cli(sys.argv[1:])
+'''
+
+def test_a_killed_finetuning_run_resumes_from_its_last_validation(tmp_path, data_root, dropout="0.2"):
+    "SIGKILL after the second validation: the same command continues from that step (with dropout: the same random draws)."
+    args = ["--task", "prom_core_all", "--data-dir", str(data_root), "--preset", "tiny", "--epochs", "4", "--batch-size", "16",
+            "--lr", "3e-3", "--precision", "fp32", "--threads", "1", "--mlp-dropout", dropout, "--layer-dropout", dropout,
+            "--no-verbose"]
+    done = subprocess.run([sys.executable, "-c", KILL_FT_LATE, *args, "--out-dir", str(tmp_path / "killed")], capture_output=True, text=True)
+    assert done.returncode == -signal.SIGKILL and (tmp_path / "killed" / "resume.pt").is_file()
+    again = subprocess.run([sys.executable, "-m", "findna.finetuning", *args, "--out-dir", str(tmp_path / "killed")], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-2000:]
+    whole = subprocess.run([sys.executable, "-m", "findna.finetuning", *args, "--out-dir", str(tmp_path / "whole")], capture_output=True, text=True)
+    a, b = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("killed", "whole"))
+    assert any(n.startswith("resumed at step 16 ") for n in a["notes"]) and not (tmp_path / "killed" / "resume.pt").exists()
+    assert a["test"] == b["test"] and a["val"] == b["val"] and a["steps"] == b["steps"] and a["best"] == b["best"]
+    assert [r["mcc"] for r in read_metrics(tmp_path / "killed").to_dict("records")] == [r["mcc"] for r in read_metrics(tmp_path / "whole").to_dict("records")]
+
+def test_a_truncated_gzip_fasta_to_embed_is_named(tmp_path):
+    seq = "".join(np.random.default_rng(0).choice(list("ACGT"), 100_000)).encode()
+    whole = gzip.compress(b">a\n" + seq + b"\n")
+    (tmp_path / "t.fa.gz").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(Exception, match="t.fa.gz cannot be decompressed.*truncated or damaged.*gzip -t"):
+        embed_fasta(EmbedConfig(fasta=str(tmp_path / "t.fa.gz"), out=str(tmp_path / "t.npy")))
+    assert not (tmp_path / "t.npy").exists()

@@ -115,3 +115,15 @@ def test_run_all_twice_in_one_kernel_takes_the_edited_parameters(name, old, new,
     sh.run_all(nb, exc_stop=True)
     second, value = read(sh.user_ns), new.split(" = ")[1].strip('"')
     assert str(first[0]) != value and [str(v) if not isinstance(v, list) else ",".join(map(str, v)) for v in second] == [value, value]
+
+def test_the_visible_code_of_index_runs_in_a_fresh_interpreter(tmp_path):
+    "What a reader sees on the front page (hidden cells left out), pasted into a new Python in order, runs."
+    import subprocess, sys
+    cells = json.loads((NBS / "index.ipynb").read_text())["cells"]
+    code = [("".join(c["source"])) for c in cells if c["cell_type"] == "code" and not "".join(c["source"]).startswith("#|")]
+    assert code and "findna" in "\n".join(code)
+    (tmp_path / "visible.py").write_text("\n\n".join(code) + "\n")
+    done = subprocess.run([sys.executable, str(tmp_path / "visible.py")], cwd=tmp_path, capture_output=True, text=True,
+                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "test accuracy" in done.stdout
