@@ -1,5 +1,6 @@
 "Install findna from the nbdev 2 `settings.ini` (written by hand: no `pkg_resources`, which current setuptools lacks)."
 from configparser import ConfigParser
+from pathlib import Path
 import setuptools
 
 cfg = ConfigParser(delimiters=['='])
@@ -11,6 +12,12 @@ statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Produ
 lic = licenses[cfg['license']]
 min_python = cfg['min_python']
 py_versions = [v for v in '3.10 3.11 3.12 3.13'.split() if tuple(map(int, v.split('.'))) >= tuple(map(int, min_python.split('.')))]
+
+# What findna ships beside the code (the demo genome, the pretrained networks): installed under <prefix>/share/findna/,
+# where findna.config.shipped_path finds them when findna is not run from a clone.
+shipped = [("share/findna", ["data/demo_chr20.fa", "data/demo_chr20.fa.fai", "data/README.md"])] + [
+    (f"share/findna/{d.relative_to('data').as_posix()}", sorted(str(f) for f in d.iterdir() if f.is_file()))
+    for d in sorted(Path("data/pretrained").iterdir()) if d.is_dir()]
 
 setuptools.setup(
     name=cfg['lib_name'],
@@ -35,6 +42,7 @@ setuptools.setup(
     extras_require={'dev': cfg.get('dev_requirements', '').split()},
     python_requires='>=' + min_python,
     zip_safe=False,
+    data_files=shipped,
     entry_points={'console_scripts': cfg.get('console_scripts', '').split(),
                   'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
 )

@@ -86,7 +86,8 @@ def report(rows:pd.DataFrame) -> str:
         cells = []
         for arm in ARMS:
             r = t[(t.task == task) & (t.arm == arm)]
-            cells.append("—" if not len(r) else f"{100 * r['mean'].iloc[0]:.1f} ± {100 * (r.sd.iloc[0] if r.n.iloc[0] > 1 else 0):.1f} ({r.n.iloc[0]})")
+            cells.append("—" if not len(r) else f"{100 * r['mean'].iloc[0]:.1f} ± {100 * r.sd.iloc[0]:.1f} ({r.n.iloc[0]})"
+                         if r.n.iloc[0] > 1 else f"{100 * r['mean'].iloc[0]:.1f} (1)")
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     paired = rows.pivot_table(index=["task", "seed"], columns="arm", values="check_mcc")
     lines += ["", "Paired differences (same task, seed and rows), MCC × 100, mean ± standard error over the pairs:", ""]

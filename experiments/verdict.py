@@ -146,7 +146,15 @@ def report() -> Path:
              "seeds (n); verdicts compare means by two standard errors (`yes` = clearly better, `no (worse)` = clearly worse). "
              "Every deep arm's learning rate was chosen on seed 0's **validation** split from 2.5e-4, 5e-4, 1e-3, 2e-3; no "
              "choice saw a test split. GenomicBenchmarks tasks are re-split from their official test sets (labelled "
-             "`re-split`): not comparable to published numbers.", ""]
+             "`re-split`): not comparable to published numbers. Every arm shares the committed grids' budget (500 labels: at "
+             "most 12 epochs = 192 steps, early stopping after 4 validations without improvement); `<part>/curves.png` "
+             "shows whether an arm's validation was still rising when it stopped.", ""]
+    done = {part: collect(part) for part in PARTS}
+    status = [f"- {part}: " + ", ".join(f"{a} {int((c.init == a).sum()) if len(c) else 0} cells" for a in (*ARMS, "kmer"))
+              for part, c in done.items()]
+    twin = ROOT / NETWORKS["mlm"] / "model.safetensors"
+    lines += ["## Status", "", *status, f"- MLM-only twin: {'shipped' if twin.is_file() else 'pretraining (results/pretrain-chr20-mlm/README.md); its arm and the probes wait for it'}",
+              f"- frozen probes: {'finished' if (OUT / 'probes' / 'pairs.csv').is_file() else 'not yet run'}", ""]
     spent = []
     for part in PARTS:
         cells = collect(part)

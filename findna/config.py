@@ -13,8 +13,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['DEVICES', 'UserError', 'ConfigError', 'setting', 'convert', 'Config', 'field_types', 'split_commas', 'device_rule',
-           'resolve_device', 'expected_error', 'cli_errors', 'cli_parser', 'parse_cli', 'LogBar', 'progress']
+__all__ = ['DEVICES', 'UserError', 'ConfigError', 'setting', 'convert', 'Config', 'field_types', 'shipped_path', 'split_commas',
+           'device_rule', 'resolve_device', 'expected_error', 'cli_errors', 'cli_parser', 'parse_cli', 'LogBar',
+           'progress']
 
 # %% ../nbs/00a_config.ipynb #c0f1a002
 class UserError(ValueError):
@@ -157,6 +158,26 @@ def field_types(cls) -> dict:
     return {f.name: _kind(_hints(cls)[f.name])[0] for f in fields(cls)}
 
 # %% ../nbs/00a_config.ipynb #c0f1a005
+def _installed_share() -> Path|None:
+    "Where pip put findna's data files (`share/findna` beside the environment), if findna was installed from a wheel."
+    try:
+        from importlib.metadata import PackageNotFoundError, distribution
+        for f in distribution("findna").files or []:
+            parts = Path(str(f)).parts
+            if "share" in parts and parts[parts.index("share") + 1:parts.index("share") + 2] == ("findna",):
+                p = Path(f.locate()).resolve()
+                while p.name != "findna" or p.parent.name != "share": p = p.parent
+                return p
+    except (ImportError, PackageNotFoundError, ValueError): return None
+    return None
+
+def shipped_path(rel:str) -> Path|None:
+    "A file findna ships (`rel` under the repository's data/, e.g. 'demo_chr20.fa'): in a clone, or where pip installed it."
+    here = Path(globals().get("__file__", "config.py")).resolve().parent     # findna/ (module) or nbs/ (notebook)
+    for root in (here.parent / "data", _installed_share()):
+        if root is not None and (root / rel).exists(): return root / rel
+    return None
+
 def split_commas(value) -> list[str]:
     "The items of a comma list: `'a, b,'` → ['a', 'b']; a list or a number is taken item by item."
     if value is None: return []

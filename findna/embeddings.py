@@ -22,7 +22,7 @@ from . import __version__
 from .config import UserError, Config, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting, split_commas
 from .alphabet import read_fasta
 from .genome import DEFAULT_VAL_CHROMS, Genome, WindowSampler, demo_genome_path, split_chroms, split_regions
-from .model import FinDNA, FinDNAConfig, FinDNAWarning, embed, pretrained_path
+from .model import FinDNA, FinDNAConfig, FinDNAWarning, embed, list_pretrained, pretrained_path
 from .tasks import METRICS, TaskData, get_task, load, stratified_subsample, task_availability, write_synthetic_data
 from .runs import check_writable, claim_run, finish_run, run_info
 
@@ -667,8 +667,10 @@ class EmbedConfig(Config):
     device: str = setting("auto", "auto | cpu | cuda | cuda:N")
     threads: int = setting(0, "torch CPU threads; 0: torch's default")
     unfinished: bool = setting(False, "allow an unfinished pretraining run: embed with its latest (interim) teacher")
+    list: bool = setting(False, "print the shipped networks (findna.model.PRETRAINED) with their one-line cards, and exit")
 
     def rules(self) -> list[tuple[bool, str]]:
+        if self.list: return []                                          # --list needs nothing else
         return [(bool(self.fasta), "fasta is empty: name the FASTA to embed"),
                 (self.pooling in POOLINGS + ("none",), f"pooling={self.pooling!r}: use {', '.join(POOLINGS)} or none"),
                 (self.out.endswith(".npz" if self.pooling == "none" else ".npy"),
@@ -719,6 +721,9 @@ def embed_cli(argv:list[str]|None=None) -> None:
     with cli_errors("findna-embed", debug="--debug" in argv):
         cfg, _ = parse_cli(EmbedConfig, cli_parser(EmbedConfig, "findna-embed", "Embed the sequences of a FASTA with a "
                            "pretrained FinDNA network (the shipped one by default) into a .npy array."), argv)
+        if cfg.list:
+            for name, card in list_pretrained().items(): print(f"{name}: {card}")
+            return
         out = embed_fasta(cfg)
     shape = f"{len(np.load(out).files)} arrays (L_i, E)" if cfg.pooling == "none" else np.load(out, mmap_mode='r').shape
     print(f"{out}: {shape} float32 embeddings ({cfg.pooling} pooling); record names in {cfg.out[:-4]}.ids.txt")

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 from .runs import writable
 from .alphabet import N_INDEX, AlphabetError, _LUT, encode, reverse_complement
-from .config import UserError
+from .config import UserError, shipped_path
 
 # %% auto #0
 __all__ = ['DEFAULT_EXCLUDE', 'DEFAULT_VAL_CHROMS', 'GenomeError', 'GenomeWarning', 'Genome', 'demo_genome_path', 'scan_genome',
@@ -146,10 +146,9 @@ class Genome:
 # %% ../nbs/01_genome.ipynb #568883c9
 def demo_genome_path() -> Path:
     "Path of the bundled demo genome `data/demo_chr20.fa` (a 2 Mbp slice of human chr20, GRCh37)."
-    here = Path(globals().get("__file__", "genome.py")).resolve().parent   # findna/ (module) or nbs/ (notebook)
-    path = here.parent / "data" / "demo_chr20.fa"
-    if not path.exists(): raise GenomeError(f"the demo genome {path} is missing; it ships in the findna repository's "
-                                            "data/ folder (install findna from a clone with `pip install -e .`)")
+    path = shipped_path("demo_chr20.fa")                                   # a clone's data/, or pip's share/findna
+    if path is None: raise GenomeError("the demo genome demo_chr20.fa is not in this installation (neither a clone's data/ "
+                                       "nor pip's share/findna/); install findna from the repository (`pip install <clone>`)")
     return path
 
 # %% ../nbs/01_genome.ipynb #f7bc9fd2

@@ -18,16 +18,16 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from . import __version__
 from .alphabet import ALPHABET, AlphabetError, encode, encode_batch, explain_fasta, one_hot, read_fasta
-from .config import UserError, Config, progress
+from .config import UserError, Config, progress, shipped_path
 from .runs import honour_umask
 from .chordmixer import ChordMixer, group_shifts, mixes_all_positions
 
 # %% auto #0
 __all__ = ['PRESETS', 'PRETRAINED', 'WEIGHTS_NAME', 'CONFIG_NAME', 'METADATA_NAME', 'REFERENCE_ALPHABET', 'PRECISIONS',
            'FinDNAError', 'CheckpointError', 'InconsistentCheckpointError', 'FinDNAWarning', 'FinDNAConfig',
-           'BatchFeatureNorm', 'DINOHead', 'FinDNAOutput', 'FinDNA', 'pretrained_path', 'make_teacher',
-           'checkpoint_metadata', 'import_reference_checkpoint', 'FinDNAClassifier', 'init_classifier', 'fast_cpu_bf16',
-           'resolve_precision', 'autocast_context', 'embed']
+           'BatchFeatureNorm', 'DINOHead', 'FinDNAOutput', 'FinDNA', 'list_pretrained', 'pretrained_path',
+           'make_teacher', 'checkpoint_metadata', 'import_reference_checkpoint', 'FinDNAClassifier', 'init_classifier',
+           'fast_cpu_bf16', 'resolve_precision', 'autocast_context', 'embed']
 
 # %% ../nbs/04_model.ipynb #7fb4fb1c
 class FinDNAError(UserError):
@@ -227,14 +227,21 @@ PRETRAINED = {                       # networks shipped in the repository's data
     "findna-small-chr20": "findna-small-chr20",
 }
 
+def list_pretrained() -> dict[str, str]:
+    "Every shipped network (`PRETRAINED`) with its one-line card (its README's title), or why it is absent here."
+    out = {}
+    for name in PRETRAINED:
+        try: out[name] = (pretrained_path(name) / "README.md").read_text().splitlines()[0].lstrip("# ").strip()
+        except (CheckpointError, OSError, IndexError) as e: out[name] = f"(absent here: {e})"
+    return out
+
 def pretrained_path(name_or_path:str|Path) -> Path:
     "The folder of a shipped network named in `PRETRAINED`, else `name_or_path` itself."
     if str(name_or_path) not in PRETRAINED or Path(name_or_path).exists(): return Path(name_or_path).expanduser()
-    here = Path(globals().get("__file__", "model.py")).resolve().parent    # findna/ (module) or nbs/ (notebook)
-    path = here.parent / "data" / "pretrained" / PRETRAINED[str(name_or_path)]
-    if not (path / WEIGHTS_NAME).is_file(): raise CheckpointError(
-        f"the shipped network {name_or_path!r} is missing at {path}; it ships in the findna repository's data/pretrained/ "
-        "(install findna from a clone with `pip install -e .`)")
+    path = shipped_path(f"pretrained/{PRETRAINED[str(name_or_path)]}")     # a clone's data/, or pip's share/findna
+    if path is None or not (path / WEIGHTS_NAME).is_file(): raise CheckpointError(
+        f"the shipped network {name_or_path!r} is not in this installation (neither a clone's data/pretrained/ nor "
+        "pip's share/findna/); install findna from the repository (`pip install <clone or URL>`)")
     return path
 
 # %% ../nbs/04_model.ipynb #cf850b71

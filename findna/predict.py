@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
+import torch
 from .alphabet import PAD_INDEX, read_fasta
 from .config import Config, UserError, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting
 from .model import _sequences
-from .runs import check_writable
+from .runs import fresh_output, write_table
 from .tasks import Split
 from .cnn import load_classifier
 from .finetuning import RESULTS_NAME, finetune_precision, predict
@@ -112,12 +113,8 @@ def predict_cli(argv:list[str]|None=None) -> None:
     with cli_errors("findna-predict", debug="--debug" in argv):
         cfg, _ = parse_cli(PredictConfig, cli_parser(PredictConfig, "findna-predict", "Classify the records of a FASTA "
                            "or CSV with a fine-tuned findna classifier; one CSV row per record."), argv)
-        out = Path(cfg.out)
-        if out.exists(): raise PredictError(f"{out} exists; findna-predict never overwrites a result: choose another --out")
-        check_writable(out, "the predictions file")
-        if cfg.threads:
-            import torch; torch.set_num_threads(cfg.threads)
-        table = predict_sequences(cfg.model, cfg.input, cfg.rc_tta, cfg.precision, cfg.device)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}"); table.to_csv(tmp, index=False); os.replace(tmp, out)
+        out = fresh_output(cfg.out, "the predictions file")
+        if cfg.threads: torch.set_num_threads(cfg.threads)
+        write_table(predict_sequences(cfg.model, cfg.input, cfg.rc_tta, cfg.precision, cfg.device), out)
+        table = pd.read_csv(out)
     print(f"{out}: {len(table)} records, classes {[c[2:] for c in table.columns if c.startswith('p_')]}")

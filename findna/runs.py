@@ -11,8 +11,9 @@ from . import __version__
 from .config import ConfigError
 
 # %% auto #0
-__all__ = ['RUN_FILE', 'RUN_KINDS', 'RunFolderError', 'writable', 'check_writable', 'honour_umask', 'write_json', 'append_jsonl',
-           'read_jsonl', 'read_metrics', 'run_info', 'settings_diff', 'claim_run', 'fail_run', 'finish_run']
+__all__ = ['RUN_FILE', 'RUN_KINDS', 'RunFolderError', 'writable', 'check_writable', 'fresh_output', 'write_table', 'honour_umask',
+           'write_json', 'append_jsonl', 'read_jsonl', 'read_metrics', 'run_info', 'settings_diff', 'claim_run',
+           'fail_run', 'finish_run']
 
 # %% ../nbs/00b_runs.ipynb #d0e1a002
 class RunFolderError(ConfigError):
@@ -33,6 +34,20 @@ def check_writable(path:str|Path, what:str="the output") -> Path:
     if not writable(existing): raise RunFolderError(
         f"{what} {path} would be written into {existing}, which is read-only (no write permission bits); choose a folder "
         "you can write (findna never writes into a read-only folder, also when run as root)")
+    return path
+
+def fresh_output(path:str|Path, what:str) -> Path:
+    "`path` for a result file: refused if it exists (a result is never overwritten) or lies in a read-only folder."
+    path = Path(path)
+    if path.exists(): raise RunFolderError(f"{path} exists; {what} is never written over an earlier result: choose "
+                                           "another output path, or delete that file")
+    return check_writable(path, what)
+
+def write_table(table:pd.DataFrame, path:str|Path, sep:str=",") -> Path:
+    "Write `table` to `path` atomically (a reader sees no half-written file); the folder is created if missing."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    table.to_csv(tmp, sep=sep, index=False); os.replace(tmp, path)
     return path
 
 def honour_umask(path:str|Path) -> Path:

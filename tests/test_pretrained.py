@@ -40,3 +40,31 @@ def test_committed_ablation_teachers_match_their_checksums(name, objective):
     assert_readme_checksum(TEACHERS / name)
     info = checkpoint_metadata(TEACHERS / name)["pretraining"]
     assert info["tokens_seen"] == 5_008_000 and info["objective"] == objective
+
+def test_the_shipped_networks_are_listed_with_their_cards(capsys):
+    import findna
+    from findna.embeddings import embed_cli
+    cards = findna.list_pretrained()
+    assert list(cards) == list(PRETRAINED) and all(c.startswith(f"`{n}`") for n, c in cards.items())
+    embed_cli(["--list"])
+    assert capsys.readouterr().out.splitlines()[0] == f"{NAME}: {cards[NAME]}"
+    card = (ROOT / "data" / "pretrained" / NAME / "README.md").read_text()
+    assert all(h in card for h in ("**Intended use**", "**Training data**", "**Limitations**", "**Licence**"))
+
+def test_a_wheel_install_outside_the_clone_finds_the_shipped_model_and_demo_genome(tmp_path):
+    "pip install of a built wheel (not editable), used from another folder: the shipped teacher and the demo genome load."
+    import subprocess, sys
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path / "wheel")], check=True, capture_output=True)
+    wheel = next((tmp_path / "wheel").glob("findna-*.whl"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--ignore-installed", "-q", "--prefix", str(tmp_path / "env"), str(wheel)],
+                   check=True, capture_output=True)
+    site = next((tmp_path / "env").glob("lib/python*/site-packages"))
+    code = ("import findna, findna.model as m, findna.genome as g; t = m.FinDNA.from_pretrained('findna-small-chr20'); "
+            "print(findna.__file__, m.pretrained_path('findna-small-chr20'), g.demo_genome_path(), t.role)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          env={**__import__("os").environ, "PYTHONPATH": str(site)})
+    assert done.returncode == 0, done.stderr[-1500:]
+    module, model, genome, role = done.stdout.split()
+    assert module.startswith(str(tmp_path)) and model.startswith(str(tmp_path / "env" / "share" / "findna"))
+    assert genome.startswith(str(tmp_path / "env")) and role == "teacher"

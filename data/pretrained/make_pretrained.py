@@ -14,6 +14,25 @@ from findna.trainer import load_checkpoint, read_metrics
 
 HERE = Path(__file__).resolve().parent
 
+CARD = """## Model card
+
+- **Intended use**: a starting point for fine-tuning DNA sequence classifiers (`findna.finetuning.finetune`,
+  `findna-finetune`), frozen embeddings (`findna.model.embed`, `findna-embed`) and research on self-distillation
+  pretraining at CPU scale. Inputs are DNA strings (A C G T N, IUPAC codes read as N), up to 1,000 nt as pretrained;
+  longer inputs run (the layers mix every position) but were never seen in pretraining.
+- **Training data**: human chromosome 20 only (GRCh37, 63 Mbp; the last 5 % held out), so other chromosomes,
+  other species and non-genomic sequence are out of distribution; repeats are not masked.
+- **Budget**: 10⁸ nucleotides on a 2-core CPU, the `small` network (1.8 M parameters, embedding width 132) — about
+  3 % of the reference recipe's hg38 budget (47,000 steps × 64 × 1 kb ≈ 3 × 10⁹ nt) with a network a seventh of the
+  `paper` network's 12.6 M parameters. Expect a modest representation: read the held-out
+  masked accuracy above beside the majority-base rate, and the downstream results in `results/`.
+- **Limitations**: not validated for clinical or diagnostic use; no variant-effect calibration; a single seed;
+  downstream gains over training from scratch and over a k-mer baseline vary by task (`results/downstream/`,
+  `results/verdict/`).
+- **Licence**: the weights are released with findna under the Apache License 2.0 (`LICENSE`); the training
+  sequence is the public GRCh37 reference (chr20, as packaged by Debian's `vt-examples`).
+"""
+
 def ship(run:Path, name:str, doc:str, note:str="", into:Path=HERE) -> Path:
     cfg = json.loads((run / "config.json").read_text())
     state = load_checkpoint(run)
@@ -47,6 +66,7 @@ Load it with `FinDNA.from_pretrained("{name}")` (or this folder's path); fine-tu
 | effective prototypes (held-out) | {info['effective_prototypes']} of {teacher.config.out_dim} |
 | `model.safetensors` | {size:,} bytes, sha256 `{sha}` |
 
+{CARD}
 Regenerate: `python data/pretrained/make_pretrained.py {run} --name {name}{'' if Path(into).resolve() == HERE else ' --into ' + str(into)} --doc {doc}` after the run's command in `{doc}`. `metadata.json` holds the same provenance as machine-readable JSON.
 """)
     return out
