@@ -61,7 +61,7 @@ def run_cell(cfg, part:str, arm:str, task:str, seed:int) -> dict:
     return finetune(replace(cfg, out_dir=str(OUT / part / arm / task / f"seed{seed}")))
 
 def run_arm(part:str, arm:str, threads:int):
-    "Seed 0 chooses the rate on validation; seeds 1 and 2 run at it."
+    "Seed 0 chooses the rate on validation; the part's other seeds run at it."
     os.chdir(ROOT)                                   # network paths are repository-relative, as the committed grids record
     grid = arm_grid(part, arm, threads)
     cells = {(t, s): c for t, _, s, c in plan_grid(grid, OUT / part / arm).cells}
@@ -73,7 +73,8 @@ def run_arm(part:str, arm:str, threads:int):
         lr = rec["lr_search"]["chosen"]
         tried = ", ".join(f"{p['lr']:g}: {p['val']:.3f}" for p in rec["lr_search"]["points"])
         print(f"{part}/{arm}/{task}: lr {lr:g} chosen on validation ({tried})", flush=True)
-        for seed in (1, 2): run_cell(replace(cells[task, seed], lr=lr), part, arm, task, seed)
+        for seed in sorted(s for t, s in cells if t == task and s != 0):           # the part's other seeds (full: 1)
+            run_cell(replace(cells[task, seed], lr=lr), part, arm, task, seed)
 
 def collect(part:str) -> pd.DataFrame:
     "Every finished cell of `part`: the verdict's own cells, the committed 5e-4 cells they read back, and the floor."
