@@ -76,7 +76,8 @@ def convert(name:str, value, hint, owner:str="setting"):
         if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, np.integer)) for v in value):
             return ",".join(map(str, value))                                                 # -y "seeds: [0, 1]"
         raise bad()
-    if set(typing.get_args(kind)) - {type(None)} == {float, str}:                                   # a number, or a word ("auto")
+    # a number, or a word ("auto")
+    if set(typing.get_args(kind)) - {type(None)} == {float, str}:
         if isinstance(value, str):
             try: return float(value.strip())
             except ValueError: return value.strip()
@@ -92,7 +93,8 @@ def _hints(cls) -> dict: return typing.get_type_hints(cls)
 class Config:
     "Base of every findna configuration dataclass: typed fields, unknown names refused, rules checked, JSON round trip."
     _owner: typing.ClassVar[str] = "setting"            # how messages name a field, e.g. "pretraining setting"
-    _error: typing.ClassVar[type] = ConfigError         # the error class raised (a module's own, a ConfigError subclass or not)
+    # the error class raised (a module's own, a ConfigError subclass or not)
+    _error: typing.ClassVar[type] = ConfigError
 
     def __post_init__(self):
         hints = _hints(type(self))
@@ -216,7 +218,8 @@ def cli_errors(prog:str, debug:bool=False):
     try: yield
     except Exception as e:
         if debug or not expected_error(e): raise
-        sys.stderr.write(f"{prog}: error: {e}\n({prog} --debug shows the traceback)\n"); sys.stderr.flush()   # one write: ranks' lines stay whole
+        # one write: ranks' lines stay whole
+        sys.stderr.write(f"{prog}: error: {e}\n({prog} --debug shows the traceback)\n"); sys.stderr.flush()
         raise SystemExit(2) from None
 
 # %% ../nbs/00a_config.ipynb #c0f1a008

@@ -59,11 +59,13 @@ def is_distributed() -> bool:
 def sinkhorn_knopp(teacher_cls:Tensor,   # (B, K, D) teacher logits on the CLS tokens
                    tau_t:float,           # teacher temperature
                    n_iters:int=3,
-                  )->Tensor:              # (B, K, D) targets: each a distribution, the D prototypes equally used over the batch
+                  # (B, K, D) targets: each a distribution, the D prototypes equally used over the batch
+                  )->Tensor:
     "Teacher targets by Sinkhorn-Knopp (SwAV, DINOv2): sharpened like the softmax, but balanced over prototypes (all-reduced under DDP)."
     D = teacher_cls.shape[-1]
     logits = teacher_cls.float().reshape(-1, D)                                # (N, D)
-    Q = torch.exp((logits - logits.max(-1, keepdim=True).values) / tau_t).t()  # (D, N); a per-sample factor cancels below
+    # (D, N); a per-sample factor cancels below
+    Q = torch.exp((logits - logits.max(-1, keepdim=True).values) / tau_t).t()
     n = torch.tensor([Q.shape[1]], dtype=torch.float32, device=Q.device)
     total = Q.sum()
     if is_distributed(): dist.all_reduce(n); dist.all_reduce(total)
@@ -83,7 +85,8 @@ class DistillationLoss(nn.Module):
         super().__init__()
         if targets not in TEACHER_TARGETS: raise ValueError(f"targets={targets!r}: use {' or '.join(TEACHER_TARGETS)}")
         self.tau_s, self.center_momentum, self.targets = tau_s, center_momentum, targets
-        self.register_buffer("center", torch.zeros(1, out_dim))   # also kept under sinkhorn: the collapse monitor reads it
+        # also kept under sinkhorn: the collapse monitor reads it
+        self.register_buffer("center", torch.zeros(1, out_dim))
 
     @torch.no_grad()
     def teacher_targets(self, teacher_cls:Tensor, tau_t:float) -> Tensor:

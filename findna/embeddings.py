@@ -73,7 +73,8 @@ def _saved_models(path:Path, fit_len:int|None) -> dict:
     if not ((path / "teacher").is_dir() or state_path.is_file()): raise EmbeddingError(
         f"{path} is neither a run folder (no teacher/ or checkpoints/last/state.pt) nor a save_pretrained folder "
         "(no model.safetensors); point checkpoint at the folder a pretraining run wrote (its `out`)")
-    state = torch.load(state_path, map_location="cpu", weights_only=False) if state_path.is_file() else None  # our own run: also holds RNG states
+    # our own run: also holds RNG states
+    state = torch.load(state_path, map_location="cpu", weights_only=False) if state_path.is_file() else None
     step = f" (step {state['step']})" if state and "step" in state else ""
     models = {"teacher": _from_folder(path / "teacher", fit_len) if (path / "teacher").is_dir()
               else _from_state(state, "teacher", fit_len, f"teacher: {state_path}{step}")}
@@ -505,7 +506,8 @@ def write_reading(probes:pd.DataFrame, comparisons:pd.DataFrame, population:pd.D
 class EmbeddingsConfig(Config):
     "Settings of one embedding-analysis run (the papermill parameters of 12_embeddings)."
     _owner, _error = "parameter", EmbeddingError
-    checkpoint:str = ""          # run folder, save_pretrained folder, shipped name, or "a=PATH,b=PATH"; empty: a tiny stand-in
+    # run folder, save_pretrained folder, shipped name, or "a=PATH,b=PATH"; empty: a tiny stand-in
+    checkpoint:str = ""
     tasks:str = "prom_core_all"  # comma list of task names
     data_dir:str = ""            # data root; empty: a tiny synthetic one
     train_split:str = "auto"     # auto (dev for dev-only tasks, labelled dev-trained) | train | dev
@@ -595,7 +597,8 @@ def run_embeddings(cfg:EmbeddingsConfig) -> EmbeddingsRun:
     if cfg.threads: torch.set_num_threads(cfg.threads)
     notes, timings, t_start = [], {}, time.time()
     scratch = Path(tempfile.mkdtemp(prefix="findna-embeddings-"))
-    if not cfg.data_dir:                                                     # smoke test: the library's one place for it
+    # smoke test: the library's one place for it
+    if not cfg.data_dir:
         cfg = replace(cfg, data_dir=str(write_synthetic_data(scratch / "data", seed=cfg.seed)))
         notes.append("Smoke test: synthetic tasks (random sequences with a planted motif per class); the numbers say nothing about DNA.")
     if not cfg.checkpoint:

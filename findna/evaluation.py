@@ -24,7 +24,8 @@ __all__ = ['INITS', 'BASELINES', 'EvalConfig', 'GridPlan', 'plan_grid', 'kmer_ce
            'write_evaluation_report']
 
 # %% ../nbs/08b_evaluate.ipynb #469a9606
-INITS = ("pretrained", "probe", "scratch", "cnn")   # "pretrained" stands for every named pretrained network (EvalConfig.arms)
+# "pretrained" stands for every named pretrained network (EvalConfig.arms)
+INITS = ("pretrained", "probe", "scratch", "cnn")
 BASELINES = ("probe", "scratch", "cnn", "kmer")      # the arms that are not a named pretrained network
 
 @dataclass
@@ -40,7 +41,8 @@ class EvalConfig(Config):
     pretrained: str = ""            # run/teacher folder, or named networks "teacher=PATH,mlm=PATH" (each name an init)
     init_from: str = "teacher"      # "teacher" | "student"
     layout: str = "pretrained"      # "pretrained" | "task" (see FinetuneConfig)
-    scratch_preset: str = ""        # "" = the pretrained network's architecture (else the task reference) | preset | folder
+    # "" = the pretrained network's architecture (else the task reference) | preset | folder
+    scratch_preset: str = ""
     epochs: int|None = None         # None: each task's reference setting
     batch_size: int|None = None
     lr: float|str|None = None       # a rate, "auto" (chosen on validation per cell, from lr_grid) or None (reference)
@@ -117,7 +119,8 @@ def plan_grid(ev:EvalConfig, out:Path) -> GridPlan:
     "The cells of the grid `ev` (one FinetuneConfig each, out_dir under `out`) and the tasks it cannot run."
     names = [t if get_task(t).benchmark == "user" else get_task(t).name for t in split_commas(ev.tasks)] or suite(ev.suite, ev.data_dir or None)
     cells, missing, arms = [], [], ev.arms() if ev.pretrained else {}
-    for task in names:                                                     # a registry name, or a folder of your own data
+    # a registry name, or a folder of your own data
+    for task in names:
         user = get_task(task).benchmark == "user"
         spec = get_task(task, ev.metric or None) if user else get_task(task)
         avail = task_availability(spec, ev.data_dir or None)
@@ -170,17 +173,20 @@ def evaluate_grid(ev:EvalConfig|dict|None=None, **kwargs) -> tuple[pd.DataFrame,
     out = Path(ev.out_dir or tempfile.mkdtemp(prefix="findna-evaluate-")).resolve()
     plan, rows = plan_grid(ev, out), []
     settings = {k: v for k, v in asdict(ev).items() if k not in _GRID_RUNTIME}
-    defaults = {f.name: f.default for f in fields(EvalConfig) if f.name not in _GRID_RUNTIME}   # for older grids' records
+    # for older grids' records
+    defaults = {f.name: f.default for f in fields(EvalConfig) if f.name not in _GRID_RUNTIME}
     info = run_info(out) if out.is_dir() else None
     finished = info is not None and info["kind"] == "evaluate" and info["state"] == "finished" and \
                info.get("settings") is not None and not settings_diff({**defaults, **info["settings"]}, settings, LOCATIONS)
-    if not finished:                                                       # a finished grid is only read back (each cell checks its data)
+    # a finished grid is only read back (each cell checks its data)
+    if not finished:
         claim_run(out, "evaluate", resume=True, settings=settings, adopt=(out / "grid.json").exists(), locations=LOCATIONS,
                   defaults=defaults)
         write_json(out / "grid.json", dict(config=asdict(ev), findna_version=__version__))
     floors = {(t, s): c for t, _, s, c in plan.cells}                      # one floor per task and seed
     jobs = [(t, "kmer", s, c, lambda c=c, t=t, s=s: kmer_cell(c, out / "cells" / get_task(t).name / "kmer" / f"seed{s}"))
-            for (t, s), c in floors.items()] if ev.kmer else []         # the floor first: seconds per cell, the table's baseline early
+            # the floor first: seconds per cell, the table's baseline early
+            for (t, s), c in floors.items()] if ev.kmer else []
     jobs += [(t, i, s, c, lambda c=c: finetune(c)) for t, i, s, c in plan.cells]
     for task, init, seed, cfg, job in progress(jobs, disable=not ev.verbose, desc="grid", unit="cell"):
         where = out / "cells" / get_task(task).name / init / f"seed{seed}"
@@ -282,7 +288,8 @@ def _markdown(df:pd.DataFrame) -> str:
     lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
     return "\n".join(lines + ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)])
 
-_AGAINST = dict(floor="the k-mer floor", scratch="the same network trained from scratch")   # any other name: that network
+# any other name: that network
+_AGAINST = dict(floor="the k-mer floor", scratch="the same network trained from scratch")
 
 def verdicts(table:pd.DataFrame) -> list[str]:
     "Plain sentences: where each deep init does not clearly beat the k-mer floor, and where pretraining does not help."
@@ -299,7 +306,8 @@ def write_evaluation_report(cells:pd.DataFrame, unavailable:pd.DataFrame, out_di
     "Write results.md, results.csv, cells.csv, fingerprints.json and results.png into `out_dir`; returns the markdown path."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     cells.to_csv(out / "cells.csv", index=False)
-    prints = {}                                                   # the data every cell saw: files, rows, sha256 per split
+    # the data every cell saw: files, rows, sha256 per split
+    prints = {}
     for _, c in (cells[cells.status == "ok"] if len(cells) else cells).iterrows():
         rec = Path(str(c.get("out_dir", ""))) / RESULTS_NAME
         if c.get("out_dir") and rec.is_file(): prints[f"{c.task}/{c.init}/seed{c.seed}"] = json.loads(rec.read_text()).get("fingerprint")

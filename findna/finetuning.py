@@ -44,7 +44,8 @@ _CHOICES = dict(init_from=("teacher", "student"), mode=("full", "probe"), layout
                 pooling=("mean", "cls"), train_split=("train", "dev"), val=("auto", "dev", "train"),
                 precision=("auto", "bf16", "fp32"))
 _RUNTIME = ("out_dir", "device", "threads", "verbose")   # fields that do not change the result
-LOCATIONS = ("data_dir",)   # fields that say where the data lie, not what they are: checked by content (fingerprint) on resume
+# fields that say where the data lie, not what they are: checked by content (fingerprint) on resume
+LOCATIONS = ("data_dir",)
 
 # %% ../nbs/08_finetuning.ipynb #d0e3320f
 def task_fields(spec:TaskSpec, metric:str="", n_classes:int=0) -> tuple[str, str, int]:
@@ -415,7 +416,8 @@ def _fit(cfg:FinetuneConfig, model:FinDNAClassifier, data:TaskData, hp:dict, pre
     per_epoch = math.ceil(n / bs)
     total = max(hp["epochs"] * per_epoch, hp["min_steps"])                 # the small-data floor extends the epochs
     warm = round(hp["warmup_fraction"] * total)
-    lr = cosine_schedule(hp["lr"], 0.0, total, warmup_steps=warm, warmup_start=hp["lr"] / max(warm, 1))   # step 1 already learns
+    # step 1 already learns
+    lr = cosine_schedule(hp["lr"], 0.0, total, warmup_steps=warm, warmup_start=hp["lr"] / max(warm, 1))
     eval_every, notes = cfg.eval_every or per_epoch, []
     if cfg.patience and eval_every >= total > 1:                          # one validation: nothing to stop or select
         notes.append(f"eval_every={eval_every} >= the run's {total} steps: validated once, at the end, so early stopping "
@@ -428,7 +430,8 @@ def _fit(cfg:FinetuneConfig, model:FinDNAClassifier, data:TaskData, hp:dict, pre
         val_rc = _pooled(model, data.val, precision, cfg.max_tokens, rc=True) if cfg.rc_tta else None
     opt, rng = adamw(model, hp["lr"], hp["weight_decay"]), np.random.default_rng((cfg.seed, 11))
     best, losses, stale, tick, stopped, start, order = dict(score=-math.inf), [], 0, time.perf_counter(), False, 0, None
-    if (state := _load_state(out)) is not None:                          # a killed run continues where it validated last
+    # a killed run continues where it validated last
+    if (state := _load_state(out)) is not None:
         model.load_state_dict(state["model"]); opt.load_state_dict(state["opt"]); rng.bit_generator.state = state["rng"]
         start, order, best, stale, stopped = state["step"], state["order"], state["best"], state["stale"], state["stopped"]
         notes.append(f"resumed at step {start} from {out / RESUME_NAME}")
@@ -519,7 +522,8 @@ def _train(cfg:FinetuneConfig, data:TaskData, hp:dict, precision:str, device:tor
     "Build the network `cfg` asks for and fit it at `hp` (seeded); writes `out`/metrics.jsonl and `out`/best/."
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), \
          tempfile.TemporaryDirectory() as scratch:
-        torch.manual_seed(cfg.seed)                                       # dropout draws: seeded, global RNG restored after
+        # dropout draws: seeded, global RNG restored after
+        torch.manual_seed(cfg.seed)
         model, init, notes = build_classifier(cfg, data, hp, Path(scratch))
         fit = _fit(cfg, model.to(device), data, hp, precision, out)
     return dict(fit, init=init, notes=notes + fit["notes"])
@@ -621,7 +625,8 @@ def finetune(cfg:FinetuneConfig|dict|None=None, # the configuration (or a dict o
     cfg = replace(cfg, out_dir=str(out))
     if (done := _finished(out, cfg)) is not None: return done             # a finished run is not rerun
     claim_run(out, "finetune", resume=True, settings=_comparable(asdict(cfg)))  # an interrupted run restarts (a search
-    try: return _finetune(cfg, out)                                         # keeps its finished rates); no foreign folder
+    # keeps its finished rates); no foreign folder
+    try: return _finetune(cfg, out)
     except Exception as e: fail_run(out, e); raise                          # run.json says why it stopped
 
 def _finetune(cfg:FinetuneConfig, out:Path) -> dict:

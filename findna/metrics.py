@@ -98,7 +98,8 @@ def kmer_baseline(data:TaskData,              # a loaded task (the same splits t
             grid.append(dict(scaling=scaling, C=C, val=val[metric]))
             if best is None or val[metric] > best[0][metric]: best = (val, scaling, C, scaler, clf)
     val, scaling, C, scaler, clf = best
-    test = classification_metrics(data.test.labels, clf.predict_proba(scaler.transform(X["test"])))   # the one look at test
+    # the one look at test
+    test = classification_metrics(data.test.labels, clf.predict_proba(scaler.transform(X["test"])))
     return dict(task=data.spec.name, benchmark=data.spec.benchmark, metric=metric, seed=seed, init="kmer",
                 mode="kmer-logreg", val=val, test=test, chosen=dict(scaling=scaling, C=C), grid=grid,
                 features=dict(ks=list(ks), n_features=int(X["train"].shape[1])), protocol=data.protocol,

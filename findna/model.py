@@ -223,7 +223,8 @@ class FinDNA(nn.Module):
         model.role = meta["role"]
         return model
 
-PRETRAINED = {                       # networks shipped in the repository's data/pretrained/ (provenance in their README)
+# networks shipped in the repository's data/pretrained/ (provenance in their README)
+PRETRAINED = {
     "findna-small-chr20": "findna-small-chr20",
 }
 
@@ -597,7 +598,8 @@ def embed(model:nn.Module,              # FinDNA or FinDNAClassifier (anything w
           device=None,                  # default: the model's device
           precision:str="auto",         # "auto" (bf16 where fast) | "bf16" | "fp32"
           verbose:bool=True,            # tqdm progress bar
-         )->np.ndarray|list|dict:       # (N, E) float32, or N arrays (L_i, E) for pooling="none"; {pooling: ...} for a tuple
+         # (N, E) float32, or N arrays (L_i, E) for pooling="none"; {pooling: ...} for a tuple
+         )->np.ndarray|list|dict:
     "Embed `sequences` with `model`: length-bucketed batches, padding-aware pooling, no gradient."
     net = getattr(model, "module", model)
     (seqs, where), c = _sequences(sequences), net.config

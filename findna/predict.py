@@ -81,7 +81,8 @@ def predict_sequences(model,                   # a classifier, or its folder (a 
     idx = np.full((len(encoded), int(lengths.max())), PAD_INDEX, np.int8)
     for i, e in enumerate(encoded): idx[i, :len(e)] = e
     probs = predict(model.to(dev), Split(idx, lengths, np.zeros(len(encoded), np.int64), "input"),
-                    finetune_precision(precision, dev), rc_tta, max_tokens, verbose)   # the function finetune scores with
+                    # the function finetune scores with
+                    finetune_precision(precision, dev), rc_tta, max_tokens, verbose)
     classes = _class_names(path, model.n_classes)
     out = pd.DataFrame({"id": ids, **{f"p_{c}": probs[:, k] for k, c in enumerate(classes)},
                         "predicted": [classes[k] for k in probs.argmax(1)]})

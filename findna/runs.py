@@ -22,7 +22,8 @@ class RunFolderError(ConfigError):
 def writable(folder:str|Path) -> bool:
     "Whether findna may write into `folder`: by its mode bits, since `os.access` says yes to root everywhere."
     if os.geteuid() != 0: return os.access(folder, os.W_OK)
-    return bool(Path(folder).stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))   # root: a folder without write bits
+    # root: a folder without write bits
+    return bool(Path(folder).stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 def check_writable(path:str|Path, what:str="the output") -> Path:
     "Raise unless `path` (a folder or file to create) lies in a folder findna may write: read-only stays untouched, also for root."

@@ -78,7 +78,8 @@ class TaskSpec(Config):
                           (self.length is None or self.length >= 1, f"task {self.name}: length={self.length} must be >= 1")]
 
 # %% ../nbs/07_tasks.ipynb #f259fc21
-_R = ReferenceSettings  # argument order = the columns of docs/task-settings.md §2: L, blocks, g, mlp/layer dropout, batch, lr, epochs, warm-up, wd
+# argument order = the columns of docs/task-settings.md §2: L, blocks, g, mlp/layer dropout, batch, lr, epochs, warm-up, wd
+_R = ReferenceSettings
 GB_CONTEXT = ("HyenaDNA", "CNN")    # GenomicBenchmarks maintainers' table, top-1 accuracy %
 GB_PROTOCOL = "official train/test; val = a seeded stratified `val_fraction` of train (GB has no dev split)"
 _GB = [  # name, classes, length, fixed length?, reference settings, (HyenaDNA, CNN), description

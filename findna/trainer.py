@@ -338,9 +338,11 @@ def train_step(s:TrainState, windows:Tensor, step:int, monitor:bool=False) -> di
     g = seeded_generator(dev, c.seed, s.dist.rank, step)
     x = one_hot(windows.to(dev, non_blocking=True))                                # (B, L, 5)
     sv, tv = s.views(x, g, teacher=c.objective != "mlm")                           # 2. views of the whole batch
-    n_masked, B = sv.mask.sum().clamp_min(1), x.shape[0]                           #    micro-batches weigh by their share
+    #    micro-batches weigh by their share
+    n_masked, B = sv.mask.sum().clamp_min(1), x.shape[0]
     logs, t_cls = defaultdict(float), None
-    if tv is not None:                                                             # 3. teacher: CLS logits of the whole batch,
+    # 3. teacher: CLS logits of the whole batch,
+    if tv is not None:
         with torch.no_grad(), s.autocast(): t_cls = s.ema.teacher(tv).cls_logits.float()   # (B, K, D)
         q = s.loss_fn.teacher_targets(t_cls, s.tau_t[step])                        #    its targets over the whole batch
     parts = (sv.inputs, sv.mask, sv.targets) + ((q,) if tv is not None else ())
@@ -448,7 +450,8 @@ def _truncate_metrics(run_dir:Path, step:int):
     "Drop records after `step` (written by an interrupted run after its last checkpoint); keep the rest verbatim."
     path = Path(run_dir) / "metrics.jsonl"
     if not path.exists(): return
-    keep = [json.dumps(r) + "\n" for r in read_jsonl(path) if r["step"] <= step]     # a torn last line: dropped, with a note
+    # a torn last line: dropped, with a note
+    keep = [json.dumps(r) + "\n" for r in read_jsonl(path) if r["step"] <= step]
     tmp = path.with_name(".metrics.tmp")
     tmp.write_text("".join(keep))
     os.replace(tmp, path)
@@ -635,11 +638,13 @@ def _pretrain(cfg:PretrainConfig, given:set[str], d:Dist, run_dir:Path, nothing_
 def pretrain_cli(argv:list[str]|None=None) -> None:
     "Command-line entry point (`findna-pretrain`, `python -m findna.trainer`): parse flags, `pretrain`, say where the run is."
     argv = sys.argv[1:] if argv is None else list(argv)
-    prog = f"findna-pretrain[rank {os.environ['RANK']}]" if "RANK" in os.environ else "findna-pretrain"   # under torchrun: say which
+    # under torchrun: say which
+    prog = f"findna-pretrain[rank {os.environ['RANK']}]" if "RANK" in os.environ else "findna-pretrain"
     try:
         with cli_errors(prog, debug="--debug" in argv):                     # expected errors: one line, exit 2
             cfg, given = parse_args(argv)
-            run_dir = pretrain(cfg, given)        # returns None: a console script exits with pretrain_cli()'s return value
+            # returns None: a console script exits with pretrain_cli()'s return value
+            run_dir = pretrain(cfg, given)
     except SystemExit:                            # torchrun stops every rank when one exits: let rank 0 say it first
         if int(os.environ.get("RANK", 0)) > 0: time.sleep(3)
         raise
@@ -650,16 +655,19 @@ if __name__ == "__main__" and Path(sys.argv[0]).name == "trainer.py": pretrain_c
 # %% ../nbs/06_trainer.ipynb #27495641
 def launch(cfg:PretrainConfig, nproc:int) -> Path:
     "Run `cfg` under torchrun with `nproc` processes on this machine (DDP); returns the run folder. A failure names rank 0's error."
-    run_dir, path = Path(cfg.out), Path(tempfile.mkdtemp(prefix="findna-launch-")) / "config.json"   # the run folder is rank 0's to claim
+    # the run folder is rank 0's to claim
+    run_dir, path = Path(cfg.out), Path(tempfile.mkdtemp(prefix="findna-launch-")) / "config.json"
     path.write_text(cfg.to_json())
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
            "-m", "findna.trainer", "--config", str(path)]
     env = {**os.environ, "OMP_NUM_THREADS": str(cfg.threads or 1)}
     proc, tail = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE), b""
-    while chunk := os.read(proc.stderr.fileno(), 65536):                  # pass stderr through (progress bars too), keep its tail
+    # pass stderr through (progress bars too), keep its tail
+    while chunk := os.read(proc.stderr.fileno(), 65536):
         sys.stderr.write(chunk.decode(errors="replace")); sys.stderr.flush(); tail = (tail + chunk)[-65536:]
     if proc.wait():
-        said = re.search(r"findna-pretrain\[rank 0\]: error: ([^\n]*)", tail.decode(errors="replace"))   # anywhere: ranks share stderr
+        # anywhere: ranks share stderr
+        said = re.search(r"findna-pretrain\[rank 0\]: error: ([^\n]*)", tail.decode(errors="replace"))
         raise RuntimeError(f"torchrun exited with {proc.returncode}" + (f"; rank 0 said: {said[1]}" if said
                            else f": {' '.join(cmd)} (its output is above)"))
     return run_dir
