@@ -10,7 +10,7 @@ ifndef DEMO_OUT
 DEMO_OUT := $(shell d=runs/demo; n=1; while [ -e $$d ]; do n=$$((n+1)); d=runs/demo-$$n; done; echo $$d)
 endif
 
-.PHONY: install test check-sync nbtest pytest demo bench clean-runs lab docs
+.PHONY: install test check-sync nbtest pytest demo bench clean-runs lab docs check-browser
 
 $(STAMP): requirements.txt setup.py settings.ini
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,8 +50,10 @@ demo: $(STAMP)
 	    --val-chroms chr20_b --log-every 10 --eval-every 50 --eval-batches 4 --ckpt-every 50 --out $(DEMO_OUT)
 	@echo; echo "demo run folder: $(DEMO_OUT)"; ls $(DEMO_OUT) $(DEMO_OUT)/plots $(DEMO_OUT)/teacher
 
-## JupyterLab on the notebooks, from the project's venv; notebooks are cleaned on save (.jupyter/jupyter_server_config.py).
-## As root (containers) --allow-root is added; on a remote machine: make lab LAB_FLAGS="--no-browser --ip=0.0.0.0".
+## JupyterLab on the notebooks, from the project's venv (.jupyter/jupyter_server_config.py): a notebook of nbs/ is saved
+## clean and without outputs (committed notebooks carry none; `make docs` shows them run), so Run All + save leaves
+## `git diff` empty; opening one does not mark it modified. As root (containers) --allow-root is added; on a remote
+## machine: make lab LAB_FLAGS="--no-browser --ip=0.0.0.0".
 LAB_PORT  ?= 8888
 LAB_FLAGS ?=
 lab: $(STAMP)
@@ -60,6 +62,8 @@ lab: $(STAMP)
 
 ## The documentation site: every notebook executed (figures included) and rendered by MkDocs into _site/ (a few minutes;
 ## not part of `make test`). MkDocs lives in its own .venv-docs (requirements-docs.txt explains why not nbdev's site).
+## View it by opening _site/index.html in a browser (works as files, offline); search needs it served over http:
+## python3 -m http.server -d _site 8000, then http://localhost:8000.
 DOCS_VENV := .venv-docs
 $(DOCS_VENV)/.installed: requirements-docs.txt
 	@test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
@@ -67,8 +71,18 @@ $(DOCS_VENV)/.installed: requirements-docs.txt
 	@touch $@
 docs: $(STAMP) $(DOCS_VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python docs/build_site.py _docs_src
-	$(DOCS_VENV)/bin/mkdocs build --clean -f mkdocs.yml
-	@echo; echo "documentation site: $(CURDIR)/_site/index.html"
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --clean -f mkdocs.yml
+	@echo; echo "documentation site: open $(CURDIR)/_site/index.html in a browser"; \
+	  echo "  (for search, serve it: python3 -m http.server -d _site 8000, then http://localhost:8000)"
+
+## The site and JupyterLab checked in a real browser (not part of `make test`; Chromium from the system, e.g.
+## apt-get install chromium, driven by Playwright from .venv-docs): scripts/check_site.py opens _site/index.html as a
+## file and visits every page (links, no local paths or tracebacks, no empty headings, offline); scripts/check_lab.py
+## runs and saves notebooks in JupyterLab on a copy of the repository, then `CI=true make check-sync` must pass there.
+check-browser: $(STAMP) $(DOCS_VENV)/.installed
+	@test -f _site/index.html || { echo "check-browser: no _site/index.html; run make docs first"; exit 1; }
+	$(DOCS_VENV)/bin/python scripts/check_site.py _site
+	$(DOCS_VENV)/bin/python scripts/check_lab.py
 
 ## Benchmarks (not tests): tables of measured ratios; run on an idle machine.
 bench: $(STAMP)

@@ -1,16 +1,18 @@
 """Benchmark the ChordMixer backbone: training-step throughput (forward + backward + AdamW), achieved GFLOP/s
 against a dense matmul measured in the same run, and peak memory, for
 
-  ours         findna.chordmixer.ChordMixer (fused layer, one-index rotation)
-  eager        the same module with fused=False (eager autograd, one-index rotation)
+  ours         findna.chordmixer.ChordMixer (fused layer; gather rotation up to 2k positions, block copies beyond)
+  ckpt         the same with grad_checkpoint=True (activation checkpointing: memory saving and time cost)
+  eager        the same module with fused=False (eager autograd; with --eager)
   naive        a ChordMixer written the reference's way: Python loop of per-group torch.roll + cat
   floor        only the six matmuls of each layer (no element-wise work, no autograd): an upper bound
   transformer  torch.nn.TransformerEncoder (pre-LN, GELU, d_model=E, 4 heads, FF=4E) with about the same
                number of parameters as the ChordMixer it is compared with
 
-Rows: the paper backbone (L = 1000 + 10 CLS, E = 308, H = 512, 4 blocks of 10 layers, batch 8) for the
+Rows: the paper backbone (L = 1000 + 10 CLS, E = 308, H = 512, 4 blocks of 10 layers, batch 4) for the
 GFLOP/s target; the `small` preset's backbone (E = 132, H = 256, 2 blocks, batch 16), where the element-wise
-work weighs more; bf16 autocast rows for both; then a length sweep (L = 1k, 4k, 16k, 64k) at a constant number of tokens per step, with
+work weighs more; bf16 autocast rows for both; then a length sweep (L = 1k, 4k, 16k, 64k; fp32 and bf16; ckpt rows in
+fp32; the transformer up to --max-transformer-len) at a constant number of tokens per step, with
 E = 308, H = 512, ceil(log2 L) layers per block and the reference's MTcDNA track sizes. The sweep uses one
 block by default (--blocks), which keeps it to minutes: per-layer work is identical, so a 4-block network
 runs at 1/4 of those tokens/s.
@@ -22,8 +24,12 @@ divided by threads x wall time, about 1.0 on an idle machine and lower when othe
 steps after one warm-up step (one step only when a step takes over a minute). The machine is shared: rerun
 at a quiet moment; ratios measured side by side are more trustworthy than absolute figures.
 
-Usage:  python bench/bench_model.py            (about 10 minutes on 2 CPU cores)
-        python bench/bench_model.py --quick    (under a minute: small shapes, one step)
+The first line names the machine (CPU, lscpu flags avx512_bf16 / amx, torch threads, load average); every ours
+and ckpt row shows ours/naive (tokens/s and MB per 1k tokens, naive measured in the same run), and the table is
+written to results/bench/bench_model.{md,json} (--out).
+
+Usage:  python bench/bench_model.py --threads 2    (about 6 minutes on an idle 2-core machine)
+        python bench/bench_model.py --quick        (under a minute: small shapes, one step)
 """
 from __future__ import annotations
 import argparse, json, math, os, platform, subprocess, sys, time
@@ -82,10 +88,14 @@ def _model_worker(spec):
     L, B, g, n_layers, blocks, E, H = (spec[k] for k in ("L", "B", "g", "n_layers", "blocks", "E", "H"))
     if spec["impl"] == "floor":
         step, flops_per_token, n_params = _gemm_floor(spec)
-    elif spec["impl"] in ("ours", "eager"):
+    elif spec["impl"] in ("ours", "eager", "ckpt"):
         sys.path.insert(0, str(ROOT))
+        import findna.chordmixer as cmm
         from findna.chordmixer import ChordMixer
-        model = ChordMixer(E, g, H, n_layers, blocks, fused=spec["impl"] == "ours")
+        if spec.get("index_max_len") is not None: cmm.INDEX_MAX_LEN = spec["index_max_len"]   # A/B the rotation paths
+        if spec.get("keep_gelu"): cmm.KEEP_GELU_OUTPUT = True                                # A/B: keep vs recompute
+        model = ChordMixer(E, g, H, n_layers, blocks, fused=spec["impl"] != "eager",
+                           grad_checkpoint=spec["impl"] == "ckpt")
         flops_per_token = 12 * E * H * n_layers * blocks                  # 2 matmuls x 2EH, x3 for fwd+bwd
     elif spec["impl"] == "naive":
         sys.path.insert(0, str(ROOT / "tests")); from reference_swandna import naive_chordmixer   # the one reference copy
@@ -121,6 +131,37 @@ def _model_worker(spec):
                 base_mb=base_kb / 1024, peak_mb=_status_kb("VmHWM") / 1024, threads=torch.get_num_threads())
 
 
+def _profile(lengths, threads, out):
+    "Per-op profile (torch.profiler, self CPU time and allocated memory) of one layer's training step, ours and naive."
+    import torch
+    from torch.profiler import profile, ProfilerActivity
+    sys.path.insert(0, str(ROOT)); sys.path.insert(0, str(ROOT / "tests"))
+    from findna.chordmixer import ChordMixer
+    from reference_swandna import naive_chordmixer
+    if threads: torch.set_num_threads(threads)
+    text = [f"# one ChordMixer layer, forward + backward, 3 steps after a warm-up; {torch.get_num_threads()} threads; "
+            f"load average {os.getloadavg()[0]:.2f}"]
+    for L in lengths:
+        B, g = max(1, 16384 // L), REFERENCE_TRACK.get(L, E // (math.ceil(math.log2(L)) + 1))
+        for dt in ("fp32", "bf16"):
+            for impl in ("ours", "naive"):
+                torch.manual_seed(0)
+                model = ChordMixer(E, g, H, 1, 1) if impl == "ours" else naive_chordmixer(E, g, H, 1, 1)
+                x = torch.randn(B, L, E, requires_grad=True)
+                def step():
+                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dt == "bf16"): y = model(x)
+                    y.float().square().mean().backward()
+                step()
+                with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+                    for _ in range(3): step()
+                text += [f"\n## L={L} B={B} g={g} {dt} {impl}",
+                         prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=10, max_name_column_width=34)]
+                print(text[-2], flush=True); print(text[-1], flush=True)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True); Path(out).write_text("\n".join(text) + "\n")
+        print(f"# wrote {out}")
+
+
 # ------------------------------------------------------------------------------------------- driver side
 
 MALLOC_TUNED = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "68719476736"}
@@ -147,7 +188,7 @@ def _mem_available_mb():
 def _estimate_mb(spec):
     "Rough activation memory of a training step (what autograd keeps), to skip rows that cannot fit."
     tokens, layers, E, H = spec["B"] * spec["L"], spec["n_layers"] * spec["blocks"], spec["E"], spec["H"]
-    per_token_layer = {"floor": 0, "ours": E + 2 * H, "eager": 2 * E + 2 * H, "naive": 4 * E + 2 * H,
+    per_token_layer = {"floor": 0, "ours": E + 2 * H, "ckpt": E + 2 * H, "eager": 2 * E + 2 * H, "naive": 4 * E + 2 * H,
                        "transformer": 8 * E + 2 * 4 * E}[spec["impl"]] * 4
     if spec["impl"] == "transformer": layers = spec["tf_layers"]
     return tokens * layers * per_token_layer / 2 ** 20
@@ -167,6 +208,29 @@ def _spec(impl, dtype, L, B, blocks, steps, n_layers=None, g=None, name="", E=E,
     return s
 
 
+def _write_table(out:Path, machine, load_end, peaks, rows, args):
+    "The table as markdown and json (machine line, every row, ratios to naive)."
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cols = ("config", "impl", "dtype", "L", "B", "s/step", "tok/s", "GFLOP/s", "peak MB", "MB/ktok", "cpu", "x naive", "mem/naive")
+    lines = [f"# bench_model", "", f"Machine: {machine}", "",
+             f"Dense matmul peak: fp32 {peaks['fp32']:.1f} GFLOP/s, bf16 {peaks['bf16']:.1f} GFLOP/s. Load average at the "
+             f"end: {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}. Command: `python bench/bench_model.py "
+             f"{' '.join(sys.argv[1:])}`", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for s, r in rows:
+        if "error" in r:
+            lines.append(f"| {s['name']} | {s['impl']} | {s['dtype']} | {s['L']} | {s['B']} | {r['error']} |" + " |" * 8)
+            continue
+        f = lambda k, fmt: format(r[k], fmt) if k in r else ""
+        lines.append(f"| {s['name']} | {s['impl']} | {s['dtype']} | {s['L']} | {s['B']} | {r['step_s']:.2f} | "
+                     f"{r['tokens_per_s']:.0f} | {r['gflops']:.1f} | {r['peak_mb']:.0f} | {r['mb_per_ktok']:.1f} | "
+                     f"{r['cpu_share']:.2f} | {f('x_naive', '.2f')} | {f('mem_vs_naive', '.2f')} |")
+    tmp = out.with_suffix(".md.tmp"); tmp.write_text("\n".join(lines) + "\n"); os.replace(tmp, out.with_suffix(".md"))
+    data = dict(machine=machine, load_average_end=load_end, matmul_peak_gflops=peaks, args=args,
+                rows=[dict(spec=s, result=r) for s, r in rows])
+    tmp = out.with_suffix(".json.tmp"); tmp.write_text(json.dumps(data, indent=1)); os.replace(tmp, out.with_suffix(".json"))
+    print(f"# wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small batches and lengths, one timed step: about a minute")
@@ -176,7 +240,11 @@ def main():
     ap.add_argument("--steps", type=int, default=2, help="timed steps after the warm-up (best is reported)")
     ap.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
                     help="bf16 autocast rows: auto = full rows only where the CPU has native bf16 (else one probe row)")
-    ap.add_argument("--max-transformer-len", type=int, default=16384, help="skip the transformer above this length")
+    ap.add_argument("--max-transformer-len", type=int, default=4096, help="skip the transformer above this length")
+    ap.add_argument("--eager", action="store_true", help="also run the eager (fused=False) rows of the paper/small configs")
+    ap.add_argument("--no-ckpt", action="store_true", help="skip the activation-checkpointing rows of the sweep")
+    ap.add_argument("--out", default=str(ROOT / "results" / "bench" / "bench_model"),
+                    help="write the table to OUT.md and OUT.json ('' to skip)")
     ap.add_argument("--timeout", type=int, default=1200, help="seconds per configuration")
     ap.add_argument("--rows", default="all", help="comma-separated subset: paper, small, sweep (default: all)")
     ap.add_argument("--retries", type=int, default=1, help="rerun a row whose cpu share was below 0.9 (keep the best)")
@@ -184,8 +252,17 @@ def main():
     ap.add_argument("--malloc", choices=["tuned", "default"], default="tuned",
                     help="tuned: keep freed memory in the glibc heap (MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_), so "
                          "each step does not page-fault its activations in again; applied to every implementation")
+    ap.add_argument("--profile", type=int, nargs="+", metavar="L",
+                    help="only profile one layer per op at these lengths (ours and naive, fp32 and bf16), write OUT-profile.txt")
+    ap.add_argument("--index-max-len", type=int, default=None,
+                    help="override findna.chordmixer.INDEX_MAX_LEN in ours/ckpt/eager rows (gather up to it, block copies "
+                         "beyond): 0 forces block copies, a huge value the gather index everywhere")
+    ap.add_argument("--keep-gelu", action="store_true",
+                    help="set findna.chordmixer.KEEP_GELU_OUTPUT in ours/ckpt rows: keep gelu(a) instead of recomputing it")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.profile:
+        _profile(args.profile, args.threads, args.out and args.out + "-profile.txt"); return
     if args.worker:
         spec = json.loads(args.worker)
         print(json.dumps(_matmul_worker(spec) if spec["impl"] == "matmul" else _model_worker(spec)))
@@ -198,9 +275,15 @@ def main():
     if args.quick: args.tokens, args.lengths, args.steps = 2048, [256, 1024], 1
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
                 if l.startswith("model name")), platform.processor())
-    print(f"# bench_model  {time.strftime('%Y-%m-%d %H:%M')}  torch {torch.__version__}  CPU: {cpu}, "
-          f"{os.cpu_count()} cores, {args.threads or torch.get_num_threads()} torch threads, native bf16: {native_bf16}, "
-          f"load average {os.getloadavg()[0]:.2f}")
+    flags = set(next((l.split(":", 1)[1].split() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                      if l.startswith("flags")), []))
+    isa = " ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags) or "none listed"
+    load0 = os.getloadavg()
+    machine = (f"{time.strftime('%Y-%m-%d %H:%M')}  torch {torch.__version__}  CPU: {cpu}, {os.cpu_count()} cores; "
+               f"lscpu flags: {isa}; native bf16 (oneDNN): {native_bf16}; {args.threads or torch.get_num_threads()} "
+               f"torch threads; precision: fp32 and bf16 autocast{'' if full_bf16 else ' (bf16 probe rows only)'}; "
+               f"load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
+    print(f"# bench_model  {machine}")
     print(f"# length sweep: {args.tokens} tokens/step, {args.blocks} block(s); steps: best of {args.steps} after 1 warm-up; "
           f"malloc: {args.malloc}")
 
@@ -211,27 +294,31 @@ def main():
         peaks[dt] = r.get("gflops", float("nan"))
         print(f"# dense matmul {n}^3 {dt}: {peaks[dt]:,.1f} GFLOP/s")
 
-    paper_B, small_B = (1, 2) if args.quick else (8, 16)
+    paper_B, small_B = (1, 2) if args.quick else (4, 16)
     paper = dict(n_layers=10, g=28, name="paper")
     small = dict(n_layers=10, g=12, name="small", E=132, H=256)
-    specs = [_spec(i, "fp32", 1010, paper_B, 4, args.steps, **paper) for i in ("floor", "ours", "eager", "naive")]
-    specs += [_spec(i, "fp32", 1010, small_B, 2, args.steps, **small) for i in ("floor", "ours", "eager", "naive")]
+    impls = ("floor", "ours", "eager", "naive") if args.eager else ("floor", "ours", "naive")
+    specs = [_spec(i, "fp32", 1010, paper_B, 4, args.steps, **paper) for i in impls]
+    specs += [_spec(i, "fp32", 1010, small_B, 2, args.steps, **small) for i in impls]
     if full_bf16 or (args.bf16 == "auto" and not args.quick):   # without native bf16: one probe row per impl, batch 1
         B, steps = (paper_B, args.steps) if full_bf16 else (1, 1)
         specs += [_spec(i, "bf16", 1010, B, 4, steps, **paper) for i in ("ours", "naive")]
         specs += [_spec(i, "bf16", 1010, B if full_bf16 else 2, 2, steps, **small) for i in ("ours", "naive")]
     for L in args.lengths:
         B = max(1, args.tokens // L)
-        specs += [_spec("ours", "fp32", L, B, args.blocks, args.steps), _spec("naive", "fp32", L, B, args.blocks, args.steps)]
+        specs += [_spec(i, "fp32", L, B, args.blocks, args.steps) for i in ("ours", "naive")]
+        if not args.no_ckpt: specs.append(_spec("ckpt", "fp32", L, B, args.blocks, args.steps))
         if L <= args.max_transformer_len: specs.append(_spec("transformer", "fp32", L, B, args.blocks, args.steps))
-        if full_bf16 and L <= 4096:
+        if full_bf16:
             specs += [_spec(i, "bf16", L, B, args.blocks, args.steps) for i in ("ours", "naive")]
 
+    for s in specs: s["index_max_len"], s["keep_gelu"] = args.index_max_len, args.keep_gelu
     if args.rows != "all":
         keep = set(args.rows.split(","))
         specs = [s for s in specs if s["name"] in keep or ("sweep" in keep and s["name"].startswith("L="))]
     head = (f"{'config':7s} {'impl':12s} {'dtype':5s} {'L':>6s} {'B':>3s} {'layers':>7s} {'params':>7s} {'s/step':>7s} {'tok/s':>8s} "
-            f"{'GFLOP/s':>8s} {'%peak':>6s} {'peak MB':>8s} {'+MB':>7s} {'MB/ktok':>8s} {'kfault':>6s} {'cpu':>4s}")
+            f"{'GFLOP/s':>8s} {'%peak':>6s} {'peak MB':>8s} {'+MB':>7s} {'MB/ktok':>8s} {'kfault':>6s} {'cpu':>4s} "
+            f"{'x naive':>7s} {'mem/naive':>9s}")
     print(head); print("-" * len(head))
     rows = []
     for s in specs:
@@ -249,10 +336,18 @@ def main():
         pre = f"{s['name']:7s} {s['impl']:12s} {s['dtype']:5s} {s['L']:6d} {s['B']:3d} {layers:>7s}"
         if "error" in r: print(f"{pre}  {r['error']}", flush=True); continue
         grow = r["peak_mb"] - r["base_mb"]
+        r["mb_per_ktok"] = 1000 * grow / (s["B"] * s["L"])
         print(f"{pre} {r['params'] / 1e6:6.2f}M {r['step_s']:7.2f} {r['tokens_per_s']:8.0f} {r['gflops']:8.1f} "
               f"{100 * r['gflops'] / peaks[s['dtype']]:5.0f}% {r['peak_mb']:8.0f} {grow:7.0f} "
-              f"{1000 * grow / (s['B'] * s['L']):8.1f} {r['page_faults_per_step'] / 1000:6.1f} {r['cpu_share']:4.2f}"
+              f"{r['mb_per_ktok']:8.1f} {r['page_faults_per_step'] / 1000:6.1f} {r['cpu_share']:4.2f}"
               f"{'' if r['n_timed'] else '  (warm-up step only)'}", flush=True)
+        if s["impl"] == "naive":                                   # now the ratios of the rows measured before it
+            for s2, r2 in rows:
+                if s2["impl"] in ("ours", "ckpt", "eager") and (s2["name"], s2["dtype"]) == (s["name"], s["dtype"]) \
+                        and "error" not in r2:
+                    r2["x_naive"], r2["mem_vs_naive"] = r2["tokens_per_s"] / r["tokens_per_s"], r2["mb_per_ktok"] / r["mb_per_ktok"]
+                    print(f"{'':7s}   {s2['impl']:10s} {s2['dtype']:5s} {s2['L']:6d}  ours/naive: {r2['x_naive']:.2f}x "
+                          f"tokens/s, {r2['mem_vs_naive']:.2f}x memory per 1k tokens", flush=True)
 
     def get(impl, dtype, name):
         for s, r in rows:
@@ -279,7 +374,14 @@ def main():
         if ob and nb: msg += f"; bf16 ours/naive {ob['tokens_per_s'] / nb['tokens_per_s']:.2f}x"
         msg += f"; ours memory {1000 * (o['peak_mb'] - o['base_mb']) / (L * max(1, args.tokens // L)):.1f} MB per 1k tokens"
         print(msg)
-    print(f"# load average at the end: {os.getloadavg()[0]:.2f} (other work on the machine slows every row)")
+    for L in args.lengths:
+        o, n, c = (get(i, "fp32", f"L={L}") for i in ("ours", "naive", "ckpt"))
+        if o and c: print(f"L={L:6d} fp32 activation checkpointing: memory per 1k tokens {c['mb_per_ktok']:.1f} MB vs "
+                          f"{o['mb_per_ktok']:.1f} ({100 * (1 - c['mb_per_ktok'] / o['mb_per_ktok']):.0f}% less), "
+                          f"time per step {c['step_s'] / o['step_s']:.2f}x")
+    load1 = os.getloadavg()
+    print(f"# load average at the end: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} (other work on the machine slows every row)")
+    if args.out: _write_table(Path(args.out), machine, load1, peaks, rows, vars(args))
     if not full_bf16:
         print("note: this CPU has no native bf16 (oneDNN reports none): bf16 matmuls run through a slow fallback, so the "
               "bf16 rows are one probe each at batch 1; rerun with --bf16 on to force the full set.")

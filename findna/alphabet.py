@@ -33,6 +33,7 @@ def _lookup_table() -> np.ndarray:
     lut[ord("U")] = lut[ord("u")] = ALPHABET.index("T")
     return lut
 
+# %% ../nbs/00_alphabet.ipynb #a2978df7
 _LUT = _lookup_table()
 
 class AlphabetError(UserError):
@@ -46,6 +47,7 @@ def _bad_character(seq:str, pos:int, n_bad:int, where:str) -> AlphabetError:
         f"allowed: A C G T N, lower case, IUPAC ambiguity codes {' '.join(IUPAC_AMBIGUOUS[:-1])} (read as N) "
         "and U (read as T). Fix the input, or replace unknown characters with N")
 
+# %% ../nbs/00_alphabet.ipynb #ec799be9
 def encode(seq:str|bytes, # DNA letters
            where:str="",  # where `seq` comes from (file, line), for error messages
           )->np.ndarray:  # (L,) int8 channel indices: A=0, C=1, G=2, T=3, N=4
@@ -128,6 +130,7 @@ def _flip_lengths(x, lengths, axis:int):
         return x[torch.arange(x.shape[0], device=x.device)[:, None], src]
     return x[np.arange(x.shape[0])[:, None], src]
 
+# %% ../nbs/00_alphabet.ipynb #fbd204ae
 def reverse_complement(x:str|np.ndarray|Tensor, # a string, int indices (..., L) or one-hot (..., L, 5)
                        lengths=None,            # (B,) real lengths of a right-padded batch (B, L[, 5])
                       )->str|np.ndarray|Tensor: # same kind and shape: the minus strand, read 5'->3'
@@ -156,8 +159,9 @@ def open_gz(path:str|Path, mode:str="rb"):
     path = Path(path)
     return gzip.open(path, mode) if path.name.endswith(".gz") else open(path, mode)
 
+# %% ../nbs/00_alphabet.ipynb #107a92b0
 def read_fasta(path:str|Path, error:type=AlphabetError) -> tuple[list, list, list]:
-    "Names, sequences (bytes) and 1-based header lines of the records in `path` (plain or gzipped FASTA); `error` is raised on a file that is not FASTA."
+    "Names, sequences (bytes) and 1-based header lines of a (gzipped) FASTA's records; `error` for a non-FASTA file."
     try:
         with open_gz(path) as f: data = f.read().replace(b"\r", b"")
     except (EOFError, OSError, zlib.error) as e:
@@ -178,6 +182,7 @@ def read_fasta(path:str|Path, error:type=AlphabetError) -> tuple[list, list, lis
         line += rec.count(b"\n") + 1
     return names, seqs, lines
 
+# %% ../nbs/00_alphabet.ipynb #4ca9a0d5
 def explain_fasta(path:str|Path, header_line:int):
     "Re-read the record whose header is on `header_line`, line by line, to raise on the exact bad line."
     with open_gz(path, "rt") as f:

@@ -8,14 +8,15 @@ import math
 from functools import lru_cache
 import torch
 from torch.autograd.function import once_differentiable
+from torch.utils.checkpoint import checkpoint
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from .config import UserError
 
 # %% auto #0
-__all__ = ['ChordMixerError', 'group_shifts', 'rotation_index', 'rotate', 'mixes_all_positions', 'dropout_mask', 'FastDropout',
-           'ChordMixerLayer', 'ChordMixer']
+__all__ = ['INDEX_MAX_LEN', 'KEEP_GELU_OUTPUT', 'ChordMixerError', 'group_shifts', 'rotation_index', 'rotation_plan', 'rotate',
+           'mixes_all_positions', 'dropout_mask', 'FastDropout', 'ChordMixerLayer', 'ChordMixer']
 
 # %% ../nbs/03_chordmixer.ipynb #709f00c9
 class ChordMixerError(UserError):
@@ -54,6 +55,16 @@ def _row_index(L:int, embed_dim:int, track_size:int, lengths:Tensor, inverse:boo
     src = torch.where(t < n, (t + s) % n, t)                            # (B, L, U); padding stays put
     return (src * U + torch.arange(U, device=dev)).reshape(len(lengths), -1)   # (B, L*U)
 
+@lru_cache(maxsize=256)
+def _slice_plan(L:int, embed_dim:int, track_size:int, inverse:bool) -> tuple:
+    "Channel blocks `(c0, c1, s)`: output position `t` of channels `c0:c1` reads position `(t + s) mod L`."
+    plan = []
+    for i, s in enumerate(group_shifts(embed_dim, track_size)):
+        c0, c1, s = i * track_size, min(embed_dim, (i + 1) * track_size), (-s if inverse else s) % L
+        if plan and plan[-1][2] == s: plan[-1] = (plan[-1][0], c1, s)     # neighbouring groups, same shift: one block
+        else: plan.append((c0, c1, s))
+    return tuple(plan)
+
 # %% ../nbs/03_chordmixer.ipynb #a68cc3f8
 def rotation_index(L:int,                   # runtime sequence length
                    embed_dim:int,           # E
@@ -74,33 +85,66 @@ def rotation_index(L:int,                   # runtime sequence length
                               f"max {int(lengths.max())}")
     return (_row_index(L, embed_dim, track_size, lengths, False), _row_index(L, embed_dim, track_size, lengths, True))
 
+# %% ../nbs/03_chordmixer.ipynb #42aeb57e
+INDEX_MAX_LEN = 2048   # shared rotations up to this length gather with an index; longer ones copy blocks
+
+def rotation_plan(L:int,                   # runtime sequence length
+                  embed_dim:int,           # E
+                  track_size:int,          # g
+                  lengths:Tensor|None=None, # (B,) real lengths of a right-padded batch
+                  device=None,
+                 )->tuple:                 # (forward, inverse): index tensors, or slice plans `((c0, c1, s), ...)`
+    "The rotation pair the layers apply: `rotation_index` for short or per-row rotations, block slices for long ones."
+    if lengths is not None:                                              # no row padded: one shared rotation (exact)
+        n = torch.as_tensor(lengths)
+        if n.ndim == 1 and len(n) and not n.dtype.is_floating_point and bool((n == L).all()): lengths = None
+    if lengths is None and L > INDEX_MAX_LEN:
+        return _slice_plan(L, embed_dim, track_size, False), _slice_plan(L, embed_dim, track_size, True)
+    return rotation_index(L, embed_dim, track_size, lengths, device)
+
 # %% ../nbs/03_chordmixer.ipynb #b0f55add
-def _permute(h:Tensor, index:Tensor) -> Tensor:
-    "Move the units of `h` (B, L, E) to the positions given by `index`."
+def _rotate_into(out:Tensor, m:Tensor, plan:tuple, h:Tensor|None=None) -> Tensor:
+    "`out = rotate(m)` (`+ h` when given) by block copies: per channel block, two slices along L (one when s = 0)."
+    L = m.shape[1]
+    for c0, c1, s in plan:
+        for d0, d1, s0 in ((0, L, 0),) if s == 0 else ((0, L - s, s), (L - s, L, 0)):
+            src, dst = m[:, s0:s0 + d1 - d0, c0:c1], out[:, d0:d1, c0:c1]
+            if h is None: dst.copy_(src)
+            else: torch.add(h[:, d0:d1, c0:c1], src, out=dst)
+    return out
+
+def _permute(h:Tensor, index:Tensor|tuple, out:Tensor|None=None) -> Tensor:
+    "Move the units of `h` (B, L, E) to the positions given by `index` (an index tensor or a slice plan), into `out`."
+    if isinstance(index, tuple): return _rotate_into(h.new_empty(h.shape) if out is None else out, h, index)
     B, L, E = h.shape
     h = h.contiguous()
     if index.ndim == 1:                                                  # shared by every row
-        return h.view(B, index.numel(), -1).index_select(1, index).view(B, L, E)
-    offsets = torch.arange(B, device=h.device)[:, None] * index.shape[1]   # row b's units start at b*L*U
-    return h.view(B * index.shape[1], -1).index_select(0, (index + offsets).reshape(-1)).view(B, L, E)
+        src, idx, dim = h.view(B, index.numel(), -1), index, 1
+    else:                                                                # row b's units start at b*L*U
+        offsets = torch.arange(B, device=h.device)[:, None] * index.shape[1]
+        src, idx, dim = h.view(B * index.shape[1], -1), (index + offsets).reshape(-1), 0
+    if out is None: return src.index_select(dim, idx).view(B, L, E)
+    torch.index_select(src, dim, idx, out=out.view(src.shape))
+    return out
 
 class _Rotate(torch.autograd.Function):
     "Rotation whose backward is the inverse permutation (itself differentiable)."
     @staticmethod
     def forward(ctx, h, index, inverse):
-        ctx.save_for_backward(index, inverse)
+        if isinstance(index, Tensor): ctx.save_for_backward(index, inverse)
+        else: ctx.plans = (index, inverse)                               # slice plans: no tensor to keep
         return _permute(h, index)
     @staticmethod
     def backward(ctx, grad):
-        index, inverse = ctx.saved_tensors
+        index, inverse = ctx.plans if hasattr(ctx, "plans") else ctx.saved_tensors
         return _Rotate.apply(grad, inverse, index), None, None
 
 def rotate(h:Tensor,                  # (B, L, E) hidden state
            track_size:int,            # g, channels per group
            lengths:Tensor|None=None,  # (B,) real lengths; rotate modulo each row's length
           )->Tensor:                  # (B, L, E): group i moved by -2^(i-1) along L
-    "Roll channel group `i` of `h` by `-2**(i-1)` along the sequence, in one indexing operation."
-    fwd, inv = rotation_index(h.shape[1], h.shape[2], track_size, lengths, h.device)
+    "Roll channel group `i` of `h` by `-2**(i-1)` along the sequence (one gather, or block copies when L is long)."
+    fwd, inv = rotation_plan(h.shape[1], h.shape[2], track_size, lengths, h.device)
     return _Rotate.apply(h, fwd, inv)
 
 # %% ../nbs/03_chordmixer.ipynb #f481d25a
@@ -149,11 +193,13 @@ class FastDropout(nn.Dropout):
 
 
 # %% ../nbs/03_chordmixer.ipynb #a78cb99a
+KEEP_GELU_OUTPUT = False   # True: keep gelu(a) for the backward (E + 2H values per token) instead of recomputing it
+
 def _autocast_dtype(device_type:str):
     return torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else None
 
 class _FusedLayer(torch.autograd.Function):
-    "h + rotate(fc2(gelu(fc1(h)))) with a hand-written backward (no norm, no dropout)."
+    "h + rotate(fc2(gelu(fc1(h)))) with a hand-written backward (no norm, no dropout); keeps x and fc1's output only."
     @staticmethod
     def forward(ctx, h, w1, b1, w2, b2, fwd, inv):
         B, L, E = h.shape
@@ -162,29 +208,39 @@ class _FusedLayer(torch.autograd.Function):
             if dt is not None: h_, w1, b1, w2, b2 = (t.to(dt) for t in (h, w1, b1, w2, b2))
             else: h_ = h
             x = h_.contiguous().view(B * L, E)                           # (N, E)
+            y = h.new_empty(h.shape, dtype=torch.promote_types(h.dtype, x.dtype))   # output first: a stack-like heap
             a = torch.addmm(b1, x, w1.t())                              # (N, H) pre-activation
-            act = F.gelu(a)                                             # (N, H)
+            act = F.gelu(a)                                             # (N, H), kept only if KEEP_GELU_OUTPUT
             m = torch.addmm(b2, act, w2.t()).view(B, L, E)              # (B, L, E) MLP output
-            r = _permute(m, fwd)                                        # (B, L, E) rotated MLP output
-            y = r.add_(h) if r.dtype == h.dtype else h + r              # residual add, in place when it can be
-        ctx.save_for_backward(x, a, act, w1, w2, fwd, inv)
+            keep = (act,) if KEEP_GELU_OUTPUT else (); del act          # free it before the rotation
+            if m.dtype != y.dtype: torch.add(h, _permute(m, fwd), out=y)  # autocast: rotate in bf16, add in float32
+            elif isinstance(fwd, Tensor): _permute(m, fwd, out=y).add_(h)   # gather, then the residual add in place
+            else: _rotate_into(y, m, fwd, h)                             # block copies: rotate + add in one pass
+        ctx.keep = bool(keep)
+        if isinstance(fwd, Tensor): ctx.save_for_backward(x, a, w1, w2, *keep, fwd, inv)
+        else: ctx.save_for_backward(x, a, w1, w2, *keep); ctx.plans = (fwd, inv)
         ctx.shape, ctx.dtype = (B, L, E), dt
         return y
     @staticmethod
     @once_differentiable
     def backward(ctx, dy):
-        x, a, act, w1, w2, fwd, inv = ctx.saved_tensors
+        saved = ctx.saved_tensors
+        x, a, w1, w2 = saved[:4]
+        fwd, inv = ctx.plans if hasattr(ctx, "plans") else saved[-2:]
         B, L, E = ctx.shape
         with torch.autocast(dy.device.type, enabled=False):
             dy_ = dy if ctx.dtype is None else dy.to(ctx.dtype)
             dm = _permute(dy_, inv).view(B * L, E)                      # (N, E) undo the rotation
             need = ctx.needs_input_grad                                  # (h, w1, b1, w2, b2): skip frozen ones
-            dw2, db2 = dm.t().mm(act) if need[3] else None, dm.sum(0) if need[4] else None
-            da = torch.ops.aten.gelu_backward(dm.mm(w2), a)             # (N, H)
+            act = saved[4] if ctx.keep else F.gelu(a)                  # recomputed: an (N, H) tensor less kept
+            dw2 = dm.t().mm(act) if need[3] else None; del act
+            db2 = dm.sum(0) if need[4] else None
+            da = dm.mm(w2)                                              # (N, H)
+            da = torch.ops.aten.gelu_backward.grad_input(da, a, grad_input=da)   # in place
             dw1, db1 = da.t().mm(x) if need[1] else None, da.sum(0) if need[2] else None
             dh = None
             if need[0]:                                                 # dy + da @ w1, in place when dtypes agree
-                dx = da.mm(w1).view(B, L, E)
+                dx = torch.mm(da, w1, out=dm).view(B, L, E); del da    # into dm's memory: one (N, E) allocation less
                 dh = dx.add_(dy) if dx.dtype == dy.dtype else dy + dx   # (a bf16 term is promoted to float32)
         return dh, dw1, db1, dw2, db2, None, None
 
@@ -221,20 +277,30 @@ class ChordMixer(nn.Module):
                  n_blocks:int,                 # blocks
                  mlp_dropout:float=0., layer_dropout:float=0.,
                  prenorm:bool=False,           # LayerNorm before each MLP (off in the reference configs)
-                 fused:bool=True):             # use the fused layer when it applies
+                 fused:bool=True,              # use the fused layer when it applies
+                 grad_checkpoint:bool=False):  # training: keep segment inputs only, recompute the rest in backward
         super().__init__()
         group_shifts(embed_dim, track_size)                              # validates
         self.embed_dim, self.track_size, self.n_layers, self.n_blocks = embed_dim, track_size, n_layers, n_blocks
+        self.grad_checkpoint = grad_checkpoint
         self.blocks = nn.ModuleList([nn.ModuleList([
             ChordMixerLayer(embed_dim, track_size, hidden_dim, mlp_dropout, layer_dropout, prenorm, fused)
             for _ in range(n_layers)]) for _ in range(n_blocks)])
+
+    @staticmethod
+    def _run(h:Tensor, layers:list, fwd, inv) -> Tensor:
+        for layer in layers: h = layer(h, fwd, inv)
+        return h
 
     def forward(self, h:Tensor,                  # (B, L, E) hidden state
                 lengths:Tensor|None=None,        # (B,) real lengths of a right-padded batch
                )->Tensor:                        # (B, L, E)
         if h.ndim != 3 or h.shape[-1] != self.embed_dim: raise ChordMixerError(
             f"ChordMixer expects (B, L, {self.embed_dim}) channels last, got {tuple(h.shape)}")
-        fwd, inv = rotation_index(h.shape[1], self.embed_dim, self.track_size, lengths, h.device)
-        for block in self.blocks:
-            for layer in block: h = layer(h, fwd, inv)
+        fwd, inv = rotation_plan(h.shape[1], self.embed_dim, self.track_size, lengths, h.device)
+        layers = [layer for block in self.blocks for layer in block]
+        if not (self.grad_checkpoint and torch.is_grad_enabled()): return self._run(h, layers, fwd, inv)
+        k = math.isqrt(max(len(layers) - 1, 0)) + 1                      # ceil(sqrt(n)) layers per segment
+        for i in range(0, len(layers), k):
+            h = checkpoint(self._run, h, layers[i:i + k], fwd, inv, use_reentrant=False)
         return h

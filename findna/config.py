@@ -14,16 +14,18 @@ import torch
 
 # %% auto #0
 __all__ = ['DEVICES', 'UserError', 'ConfigError', 'setting', 'convert', 'Config', 'field_types', 'shipped_path', 'split_commas',
-           'device_rule', 'resolve_device', 'expected_error', 'cli_errors', 'cli_parser', 'parse_cli', 'LogBar',
-           'progress']
+           'device_rule', 'resolve_device', 'choice_rule', 'expected_error', 'cli_errors', 'cli_parser', 'parse_cli',
+           'LogBar', 'progress']
 
 # %% ../nbs/00a_config.ipynb #c0f1a002
 class UserError(ValueError):
-    "Base of findna's own errors: something the user gave (a setting, a file, a sequence) is wrong, and the message says how to fix it."
+    "Base of findna's own errors: something the user gave (setting, file, sequence) is wrong; the message says the fix."
 
+# %% ../nbs/00a_config.ipynb #abfdbbe9
 class ConfigError(UserError):
     "A setting that cannot work: names the parameter, the value given and what is accepted."
 
+# %% ../nbs/00a_config.ipynb #1a3b1af6
 def setting(default, help:str="") -> dataclasses.Field:
     "A dataclass field with its default and the help text the command lines show."
     return field(default=default, metadata={"help": help})
@@ -39,67 +41,139 @@ def _kind(hint) -> tuple[object, bool]:
         return (args[0] if len(args) == 1 else hint), len(args) < len(typing.get_args(hint))
     return hint, False
 
+# %% ../nbs/00a_config.ipynb #19929035
+def _as_bool(value, bad):
+    "A boolean: True/False, 1/0, or yes/no, true/false, on/off, y/n, 1/0 as text."
+    if isinstance(value, (bool, np.bool_)): return bool(value)
+    if isinstance(value, (int, np.integer)) and value in (0, 1): return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE: return value.strip().lower() in _TRUE
+    raise bad()
+
+# %% ../nbs/00a_config.ipynb #319cfbfd
+def _as_int(value, bad):
+    "An integer: a whole number, or text such as '120', '1e3', '2000.0'; never a boolean."
+    if isinstance(value, (bool, np.bool_)): raise bad()
+    if isinstance(value, (int, np.integer)): return int(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer(): return int(value)
+    if isinstance(value, str):
+        try: return int(value.strip())
+        except ValueError: pass
+        try: f = float(value.strip())                                          # "1e3", "2000.0"
+        except ValueError: raise bad() from None
+        if f.is_integer(): return int(f)
+    raise bad()
+
+# %% ../nbs/00a_config.ipynb #8435b867
+def _as_float(value, bad):
+    "A number, or text that parses as one; never a boolean."
+    if isinstance(value, (bool, np.bool_)): raise bad()
+    if isinstance(value, (int, float, np.integer, np.floating)): return float(value)
+    if isinstance(value, str):
+        try: return float(value.strip())
+        except ValueError: raise bad() from None
+    raise bad()
+
+# %% ../nbs/00a_config.ipynb #56a149a7
+def _as_str(value, bad):
+    "Text; a number as its digits (`-p seeds 0`), a list as a comma list (`-y 'seeds: [0, 1]'`); never a boolean."
+    if isinstance(value, str): return value
+    if isinstance(value, (bool, np.bool_)): raise bad()
+    if isinstance(value, (int, float, np.integer, np.floating)): return str(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, np.integer)) for v in value):
+        return ",".join(map(str, value))
+    raise bad()
+
+# %% ../nbs/00a_config.ipynb #14bfdcaa
+_AS = {bool: _as_bool, int: _as_int, float: _as_float, str: _as_str}
+
 def convert(name:str, value, hint, owner:str="setting"):
     "`value` as the annotation `hint` asks (CLI and papermill give strings); a `ConfigError` naming `name` otherwise."
     kind, optional = _kind(hint)
-    bad = lambda: ConfigError(f"{owner} {name}={value!r}: expected {_WHAT.get(kind, kind)}" + (" or None" if optional else ""))
+    expected = f"{_WHAT.get(kind, kind)}" + (" or None" if optional else "")
+    bad = lambda: ConfigError(f"{owner} {name}={value!r}: expected {expected}")
     if value is None or (optional and isinstance(value, str) and value.strip().lower() in ("none", "null")):
         if optional: return None
         raise bad()
-    if kind is bool:
-        if isinstance(value, (bool, np.bool_)): return bool(value)
-        if isinstance(value, (int, np.integer)) and value in (0, 1): return bool(value)
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE: return value.strip().lower() in _TRUE
-        raise bad()
-    if kind is int:
-        if isinstance(value, (bool, np.bool_)): raise bad()
-        if isinstance(value, (int, np.integer)): return int(value)
-        if isinstance(value, (float, np.floating)) and float(value).is_integer(): return int(value)
-        if isinstance(value, str):
-            try: return int(value.strip())
-            except ValueError: pass
-            try: f = float(value.strip())                                          # "1e3", "2000.0"
-            except ValueError: raise bad() from None
-            if f.is_integer(): return int(f)
-        raise bad()
-    if kind is float:
-        if isinstance(value, (bool, np.bool_)): raise bad()
-        if isinstance(value, (int, float, np.integer, np.floating)): return float(value)
-        if isinstance(value, str):
-            try: return float(value.strip())
-            except ValueError: raise bad() from None
-        raise bad()
-    if kind is str:
-        if isinstance(value, str): return value
-        if isinstance(value, (bool, np.bool_)): raise bad()
-        if isinstance(value, (int, float, np.integer, np.floating)): return str(value)       # -p seeds 0
-        if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, np.integer)) for v in value):
-            return ",".join(map(str, value))                                                 # -y "seeds: [0, 1]"
-        raise bad()
-    # a number, or a word ("auto")
-    if set(typing.get_args(kind)) - {type(None)} == {float, str}:
+    if kind in _AS: return _AS[kind](value, bad)
+    if set(typing.get_args(kind)) - {type(None)} == {float, str}:                 # a number, or a word ("auto")
         if isinstance(value, str):
             try: return float(value.strip())
             except ValueError: return value.strip()
         return convert(name, value, float, owner)
     if kind is tuple and isinstance(value, list): return tuple(value)
-    if dataclasses.is_dataclass(kind) and isinstance(value, dict): return kind.from_dict(value) if hasattr(kind, "from_dict") else kind(**value)
+    if dataclasses.is_dataclass(kind) and isinstance(value, dict):
+        return kind.from_dict(value) if hasattr(kind, "from_dict") else kind(**value)
     return value
 
 # %% ../nbs/00a_config.ipynb #c0f1a004
-@cache
-def _hints(cls) -> dict: return typing.get_type_hints(cls)
+_hints = cache(typing.get_type_hints)          # a config class's field annotations, resolved once
 
-class Config:
+def _refuse_unknown(cls, d:dict, what:str|None=None):
+    "Raise `cls._error` naming the keys of `d` that are not fields of `cls`, with the closest valid name."
+    valid = [f.name for f in fields(cls)]
+    unknown = sorted(set(d) - set(valid))
+    if not unknown: return
+    close = {u: difflib.get_close_matches(u, valid, n=1) for u in unknown}
+    hint = "; ".join(f"{u!r}: did you mean {c[0]!r}?" for u, c in close.items() if c)
+    raise cls._error(f"unknown {what or cls._owner}(s) {unknown}{' (' + hint + ')' if hint else ''}; valid: {valid}")
+
+# %% ../nbs/00a_config.ipynb #23ba2d12
+class _JsonRoundTrip:
+    "JSON in and out for `Config`: `to_dict`, `to_json`, `from_json` (text or a file)."
+    def to_dict(self) -> dict: return asdict(self)
+    def to_json(self) -> str: return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text_or_path:str|Path):
+        "Parse JSON text, or read a JSON file (e.g. a run's `config.json`)."
+        text = str(text_or_path)
+        if text.lstrip().startswith("{"): return cls.from_dict(cls.read_saved(json.loads(text)))
+        try: d = json.loads(Path(text).read_text())
+        except FileNotFoundError: raise cls._error(f"{text}: no such file") from None
+        except json.JSONDecodeError as e:
+            raise cls._error(f"{text}: not valid JSON ({e}); fix or delete the file") from None
+        d = cls.read_saved(d)                                      # as this version writes it
+        d.pop("resolved", None)                                    # a run's config.json also records what it resolved
+        return cls.from_dict(d)
+
+# %% ../nbs/00a_config.ipynb #a91bd33e
+class _NotebookParameters:
+    "Run-notebook parameters for `Config`: `smoke`, `notebook_parameters`, `from_parameters`."
+    @classmethod
+    def smoke(cls, params:dict) -> dict:
+        "A run notebook's parameters made runnable where they leave the data empty (a tiny demo); as given by default."
+        return params
+
+    @classmethod
+    def notebook_parameters(cls, namespace:dict, before:set, extra:tuple=()) -> dict:
+        "A run notebook's parameters: each field (or `extra` name) in `namespace`, and any name new since `before`."
+        known = {f.name for f in fields(cls)} | set(extra)                 # present on every re-run in the same kernel
+        return {k: v for k, v in namespace.items() if not k.startswith("_") and (k in known or k not in before)}
+
+    @classmethod
+    def from_parameters(cls, params:dict):
+        "The config of a run notebook's papermill parameters: `smoke` fills a demo's data, unknown names are refused."
+        return cls.from_dict(cls.smoke(dict(params)), what="parameter")
+
+# %% ../nbs/00a_config.ipynb #ff1a79f3
+def _is_old_unset(value, old:tuple) -> bool:
+    "Whether `value` is one of the `old` spellings of unset (`0`, `''`); a boolean never is."
+    return not isinstance(value, bool) and any(value == o for o in old if not isinstance(o, bool))
+
+# %% ../nbs/00a_config.ipynb #8935d684
+class Config(_JsonRoundTrip, _NotebookParameters):
     "Base of every findna configuration dataclass: typed fields, unknown names refused, rules checked, JSON round trip."
     _owner: typing.ClassVar[str] = "setting"            # how messages name a field, e.g. "pretraining setting"
-    # the error class raised (a module's own, a ConfigError subclass or not)
-    _error: typing.ClassVar[type] = ConfigError
+    _error: typing.ClassVar[type] = ConfigError         # the error class raised (a module's own, a ConfigError or not)
+    _legacy_unset: typing.ClassVar[dict[str, tuple]] = {}   # field -> values older versions wrote for unset (as None)
 
     def __post_init__(self):
         hints = _hints(type(self))
         try:
-            for f in fields(self): object.__setattr__(self, f.name, convert(f.name, getattr(self, f.name), hints[f.name], self._owner))
+            for f in fields(self):
+                value = convert(f.name, getattr(self, f.name), hints[f.name], self._owner)
+                if _is_old_unset(value, self._legacy_unset.get(f.name, ())): value = None
+                object.__setattr__(self, f.name, value)
         except ConfigError as e:
             if self._error is ConfigError: raise
             raise self._error(str(e)) from None
@@ -115,46 +189,17 @@ class Config:
         return []
 
     @classmethod
+    def read_saved(cls, d:dict) -> dict:
+        "A saved config dict as this version writes it: the old spellings of unset (`_legacy_unset`) as None."
+        return {k: None if _is_old_unset(v, cls._legacy_unset.get(k, ())) else v for k, v in d.items()}
+
+    @classmethod
     def from_dict(cls, d:dict, what:str|None=None):
-        "Build from a dict (papermill parameters, a JSON file, CLI flags), refusing unknown names (`what` they are called)."
-        valid = [f.name for f in fields(cls)]
-        unknown = sorted(set(d) - set(valid))
-        if unknown:
-            close = {u: difflib.get_close_matches(u, valid, n=1) for u in unknown}
-            hint = "; ".join(f"{u!r}: did you mean {c[0]!r}?" for u, c in close.items() if c)
-            raise cls._error(f"unknown {what or cls._owner}(s) {unknown}{' (' + hint + ')' if hint else ''}; valid: {valid}")
+        "Build from a dict (papermill parameters, a JSON file, CLI flags); unknown names (`what` they are) refused."
+        _refuse_unknown(cls, d, what)
         return cls(**d)
 
-    @classmethod
-    def smoke(cls, params:dict) -> dict:
-        "A run notebook's parameters made runnable where they leave the data empty (a tiny demonstration); as given by default."
-        return params
-
-    @classmethod
-    def notebook_parameters(cls, namespace:dict, before:set, extra:tuple=()) -> dict:
-        "A run notebook's parameters: each field (or `extra` name) `namespace` holds, and any other name new since `before`."
-        known = {f.name for f in fields(cls)} | set(extra)                 # present on every re-run in the same kernel
-        return {k: v for k, v in namespace.items() if not k.startswith("_") and (k in known or k not in before)}
-
-    @classmethod
-    def from_parameters(cls, params:dict):
-        "The config of a run notebook's papermill parameters: `smoke` fills what a demonstration needs, unknown names are refused."
-        return cls.from_dict(cls.smoke(dict(params)), what="parameter")
-
-    def to_dict(self) -> dict: return asdict(self)
-    def to_json(self) -> str: return json.dumps(asdict(self), indent=2)
-
-    @classmethod
-    def from_json(cls, text_or_path:str|Path):
-        "Parse JSON text, or read a JSON file (e.g. a run's `config.json`)."
-        text = str(text_or_path)
-        if text.lstrip().startswith("{"): return cls.from_dict(json.loads(text))
-        try: d = json.loads(Path(text).read_text())
-        except FileNotFoundError: raise cls._error(f"{text}: no such file") from None
-        except json.JSONDecodeError as e: raise cls._error(f"{text}: not valid JSON ({e}); fix or delete the file") from None
-        d.pop("resolved", None)                                    # a run's config.json also records what it resolved
-        return cls.from_dict(d)
-
+# %% ../nbs/00a_config.ipynb #66965c9a
 def field_types(cls) -> dict:
     "Each field's type without its `None` option: the conversion `Config` applies, for building command lines."
     return {f.name: _kind(_hints(cls)[f.name])[0] for f in fields(cls)}
@@ -173,13 +218,15 @@ def _installed_share() -> Path|None:
     except (ImportError, PackageNotFoundError, ValueError): return None
     return None
 
+# %% ../nbs/00a_config.ipynb #7d2f72fe
 def shipped_path(rel:str) -> Path|None:
-    "A file findna ships (`rel` under the repository's data/, e.g. 'demo_chr20.fa'): in a clone, or where pip installed it."
+    "A file findna ships (`rel` under the repository's data/, e.g. 'demo_chr20.fa'): in a clone, or where pip put it."
     here = Path(globals().get("__file__", "config.py")).resolve().parent     # findna/ (module) or nbs/ (notebook)
     for root in (here.parent / "data", _installed_share()):
         if root is not None and (root / rel).exists(): return root / rel
     return None
 
+# %% ../nbs/00a_config.ipynb #ade31240
 def split_commas(value) -> list[str]:
     "The items of a comma list: `'a, b,'` → ['a', 'b']; a list or a number is taken item by item."
     if value is None: return []
@@ -193,6 +240,7 @@ def device_rule(name:str) -> tuple[bool, str]:
     "The rule a device name must follow, as a `Config.rules` pair."
     return bool(re.fullmatch(r"auto|cpu|cuda(:\d+)?", name)), f"device={name!r}: use {DEVICES}"
 
+# %% ../nbs/00a_config.ipynb #bafe2d96
 def resolve_device(name:str="auto") -> torch.device:
     "The torch device `name` stands for; a clear error when CUDA is asked for and absent."
     ok, rule = device_rule(name)
@@ -207,14 +255,22 @@ def resolve_device(name:str="auto") -> torch.device:
             f"cuda:{torch.cuda.device_count() - 1})")
     return torch.device(name)
 
+# %% ../nbs/00a_config.ipynb #bd91e658
+def choice_rule(name:str, value, choices:tuple) -> tuple[bool, str]:
+    "The rule that `value` of the setting `name` is one of `choices`, as a `Config.rules` pair."
+    said = ", ".join(map(str, choices[:-1])) + f" or {choices[-1]}" if len(choices) > 1 else str(choices[0])
+    return value in choices, f"{name}={value!r}: use {said}"
+
 # %% ../nbs/00a_config.ipynb #c0f1a007
 def expected_error(e:BaseException) -> bool:
     "Whether `e` is one a user can act on from its message alone: findna's own errors and bad files (not a bug)."
-    return isinstance(e, (UserError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError))
+    return isinstance(e, (UserError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
+                          PermissionError))
 
+# %% ../nbs/00a_config.ipynb #f3770db3
 @contextmanager
 def cli_errors(prog:str, debug:bool=False):
-    "In a command line: print an expected error as one line (`prog: error: ...`) and exit 2; `debug` keeps the traceback."
+    "In a command line: an expected error as one line (`prog: error: ...`) and exit 2; `debug` keeps the traceback."
     try: yield
     except Exception as e:
         if debug or not expected_error(e): raise
@@ -224,7 +280,7 @@ def cli_errors(prog:str, debug:bool=False):
 
 # %% ../nbs/00a_config.ipynb #c0f1a008
 def cli_parser(cls, prog:str, description:str) -> argparse.ArgumentParser:
-    "A command line with one flag per field of the config dataclass `cls` (`batch_size` → `--batch-size`), `--config FILE` and `--debug`."
+    "A command line: one flag per field of the config class `cls` (`batch_size`: `--batch-size`), --config, --debug."
     p = argparse.ArgumentParser(prog=prog, description=description, argument_default=argparse.SUPPRESS,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--config", help="JSON file of settings to start from (e.g. a run's config.json); flags override it")
@@ -233,20 +289,23 @@ def cli_parser(cls, prog:str, description:str) -> argparse.ArgumentParser:
     for f in fields(cls):                                          # values stay strings: `cls` converts and checks them
         flag, helptext = "--" + f.name.replace("_", "-"), f.metadata.get("help", "") + f" (default: {f.default!r})"
         if kinds[f.name] is bool:                                  # --flag, --flag no|yes|false|true|0|1, --no-flag
-            p.add_argument(flag, nargs="?", const="true", metavar="yes|no", help=helptext + "; --no-" + flag[2:] + " = no")
+            p.add_argument(flag, nargs="?", const="true", metavar="yes|no", help=f"{helptext}; --no-{flag[2:]} = no")
             p.add_argument("--no-" + flag[2:], dest=f.name, action="store_const", const="false", help=argparse.SUPPRESS)
         else: p.add_argument(flag, metavar=getattr(kinds[f.name], "__name__", "VALUE").upper(), help=helptext)
     return p
 
+# %% ../nbs/00a_config.ipynb #25fc7c14
 def _negative_values(argv:list[str]) -> list[str]:
     "`--lr -1e-3` as `--lr=-1e-3`: argparse would take a negative number in exponent form for a flag."
     out, i = [], 0
     while i < len(argv):
-        if argv[i].startswith("--") and "=" not in argv[i] and i + 1 < len(argv) and re.fullmatch(r"-[\d.][\d.eE+-]*|-inf|-nan", argv[i + 1]):
+        number = i + 1 < len(argv) and re.fullmatch(r"-[\d.][\d.eE+-]*|-inf|-nan", argv[i + 1])
+        if argv[i].startswith("--") and "=" not in argv[i] and number:
             out.append(f"{argv[i]}={argv[i + 1]}"); i += 2
         else: out.append(argv[i]); i += 1
     return out
 
+# %% ../nbs/00a_config.ipynb #ef1d8893
 def parse_cli(cls, parser:argparse.ArgumentParser, argv:list[str]|None=None) -> tuple:
     "The config `argv` describes (over `--config FILE`, if given), and the set of fields given on the command line."
     args = vars(parser.parse_args(_negative_values(list(sys.argv[1:] if argv is None else argv))))
@@ -259,14 +318,33 @@ from tqdm import tqdm as _plain_tqdm
 from tqdm.auto import tqdm as _auto_tqdm
 
 class LogBar(_plain_tqdm):
-    "tqdm for a log file: one plain line per update (at most every `mininterval`, default 30 s), never a carriage return."
-    def __init__(self, *args, **kwargs): super().__init__(*args, **{"mininterval": 30.0, **kwargs})
+    "tqdm for a log file: plain lines, no carriage return; the first update at once, then one per `mininterval` (30 s)."
+    def __init__(self, *args, **kwargs):
+        self._every = kwargs.pop("mininterval", 30.0)
+        super().__init__(*args, mininterval=0, **kwargs)                 # `update` sets `_every` after the first line
+
+    def __iter__(self):
+        "Each item, then `update` (tqdm's own loop would hold the first line back for `mininterval`)."
+        if self.disable: yield from self.iterable; return
+        try:
+            for obj in self.iterable:
+                yield obj
+                self.update(1)
+        finally: self.close()
+
+    def update(self, n=1):
+        "Count `n` more; once a line has been printed after the start, the next waits `mininterval`."
+        printed = super().update(n)
+        if printed: self.mininterval = self._every
+        return printed
+
     @staticmethod
     def status_printer(file):
         def print_status(s):
             if s.strip(): file.write(s.strip() + "\n"); file.flush()
         return print_status
 
+# %% ../nbs/00a_config.ipynb #322fd314
 def progress(iterable=None, file=None, **kwargs):
     "A progress bar: a widget in a notebook, a live bar on a terminal, plain lines in a log (`nohup ... > run.log`)."
     stream = file or sys.stderr

@@ -19,24 +19,27 @@ __all__ = ['RUN_FILE', 'RUN_KINDS', 'RunFolderError', 'writable', 'check_writabl
 class RunFolderError(ConfigError):
     "A folder a run must not write into (another kind of run, a finished run, not a run folder), or a damaged run file."
 
+# %% ../nbs/00b_runs.ipynb #3648141d
 def writable(folder:str|Path) -> bool:
     "Whether findna may write into `folder`: by its mode bits, since `os.access` says yes to root everywhere."
     if os.geteuid() != 0: return os.access(folder, os.W_OK)
     # root: a folder without write bits
     return bool(Path(folder).stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
+# %% ../nbs/00b_runs.ipynb #842dff6a
 def check_writable(path:str|Path, what:str="the output") -> Path:
-    "Raise unless `path` (a folder or file to create) lies in a folder findna may write: read-only stays untouched, also for root."
+    "Raise unless `path` (a folder or file to create) lies in a folder findna may write (by mode bits, also as root)."
     path = Path(path).absolute()
     existing = path
     while not existing.exists(): existing = existing.parent
     if not existing.is_dir(): raise RunFolderError(
         f"{what} {path} cannot be created: {existing} is a file, not a folder; choose another path")
     if not writable(existing): raise RunFolderError(
-        f"{what} {path} would be written into {existing}, which is read-only (no write permission bits); choose a folder "
-        "you can write (findna never writes into a read-only folder, also when run as root)")
+        f"{what} {path} would be written into {existing}, which is read-only (no write permission bits); choose a "
+        "folder you can write (findna never writes into a read-only folder, also when run as root)")
     return path
 
+# %% ../nbs/00b_runs.ipynb #483de6e0
 def fresh_output(path:str|Path, what:str) -> Path:
     "`path` for a result file: refused if it exists (a result is never overwritten) or lies in a read-only folder."
     path = Path(path)
@@ -44,6 +47,7 @@ def fresh_output(path:str|Path, what:str) -> Path:
                                            "another output path, or delete that file")
     return check_writable(path, what)
 
+# %% ../nbs/00b_runs.ipynb #93c85818
 def write_table(table:pd.DataFrame, path:str|Path, sep:str=",") -> Path:
     "Write `table` to `path` atomically (a reader sees no half-written file); the folder is created if missing."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,6 +55,7 @@ def write_table(table:pd.DataFrame, path:str|Path, sep:str=",") -> Path:
     table.to_csv(tmp, sep=sep, index=False); os.replace(tmp, path)
     return path
 
+# %% ../nbs/00b_runs.ipynb #a2e5eb18
 def honour_umask(path:str|Path) -> Path:
     "Give a folder made by `tempfile.mkdtemp` (0700), and the files in it, the modes `mkdir` and `open` would (umask)."
     mask = os.umask(0); os.umask(mask)                                   # read the umask (no other way in Python)
@@ -59,6 +64,7 @@ def honour_umask(path:str|Path) -> Path:
         if f.is_file(): os.chmod(f, 0o666 & ~mask)                      # some writers (safetensors) use 0600
     return Path(path)
 
+# %% ../nbs/00b_runs.ipynb #01f0a8b4
 def write_json(path:str|Path, record) -> Path:
     "Write `record` as JSON to `path` atomically: a reader sees the old file or the new one, never half of one."
     path = Path(path)
@@ -72,8 +78,9 @@ def append_jsonl(path:str|Path, record:dict):
     "Append `record` as one line to the JSON-lines log `path`."
     with open(path, "a") as f: f.write(json.dumps(record) + "\n")
 
+# %% ../nbs/00b_runs.ipynb #a80f7de0
 def read_jsonl(path:str|Path) -> list[dict]:
-    "The records of a JSON-lines log. A torn last line (a kill during a write) is dropped with a warning; damage elsewhere is an error naming the line."
+    "Records of a JSON-lines log: a torn last line (killed mid-write) is dropped with a warning, other damage raises."
     path, records = Path(path), []
     if not path.exists(): return records
     lines = path.read_text().splitlines()
@@ -82,10 +89,13 @@ def read_jsonl(path:str|Path) -> list[dict]:
         try: records.append(json.loads(line))
         except json.JSONDecodeError as e:
             if i == len(lines):
-                warnings.warn(f"{path} line {i}: an incomplete last record (the run was interrupted while writing it) was ignored")
-            else: raise RunFolderError(f"{path} line {i} is not valid JSON ({e}); the log is damaged: repair or delete that line") from None
+                warnings.warn(f"{path} line {i}: an incomplete last record (the run was interrupted while writing "
+                              "it) was ignored")
+            else: raise RunFolderError(f"{path} line {i} is not valid JSON ({e}); the log is damaged: repair or delete "
+                                       "that line") from None
     return records
 
+# %% ../nbs/00b_runs.ipynb #e01bcca6
 def read_metrics(run_dir:str|Path) -> pd.DataFrame:
     "The logged records of a run (`run_dir/metrics.jsonl`), one row each."
     return pd.DataFrame(read_jsonl(Path(run_dir) / "metrics.jsonl"))
@@ -99,7 +109,8 @@ def run_info(folder:str|Path) -> dict|None:
     path = Path(folder) / RUN_FILE
     if not path.is_file(): return None
     try: info = json.loads(path.read_text())
-    except json.JSONDecodeError as e: raise RunFolderError(f"{path} is not valid JSON ({e}); repair it, or move the folder aside") from None
+    except json.JSONDecodeError as e:
+        raise RunFolderError(f"{path} is not valid JSON ({e}); repair it, or move the folder aside") from None
     if info.get("kind") not in RUN_KINDS or info.get("state") not in ("running", "failed", "finished"):
         raise RunFolderError(f"{path}: kind {info.get('kind')!r} / state {info.get('state')!r} are not a findna run's")
     return info
@@ -107,21 +118,25 @@ def run_info(folder:str|Path) -> dict|None:
 # %% ../nbs/00b_runs.ipynb #d0e1a005
 def _now() -> str: return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
+# %% ../nbs/00b_runs.ipynb #9ab92f3d
 def settings_diff(old:dict, new:dict, ignore:tuple=()) -> list[str]:
-    "The keys whose values differ between two settings dicts (a key missing on one side differs), except those in `ignore`."
-    return sorted(k for k in set(old) | set(new) if k not in ignore and (k not in old or k not in new or old[k] != new[k]))
+    "The keys whose values differ between two settings dicts (missing on one side: differs), except those in `ignore`."
+    differs = lambda k: k not in old or k not in new or old[k] != new[k]
+    return sorted(k for k in set(old) | set(new) if k not in ignore and differs(k))
 
+# %% ../nbs/00b_runs.ipynb #3d41111b
 def claim_run(folder:str|Path,       # the run folder (created if missing)
               kind:str,              # one of RUN_KINDS
               resume:bool=False,     # continue an unfinished run of this kind (else the folder must be new)
               settings:dict|None=None, # what the results depend on: an unfinished run with other settings is refused
               adopt:bool=False,      # a folder from before run.json existed, recognised by the caller as this kind
-              locations:tuple=(),    # settings that say where the inputs are, not what they are: they may change (the caller checks content)
-              defaults:dict|None=None, # the value of a setting that an older run.json does not record (what it did then)
+              locations:tuple=(),    # settings saying where inputs are (not what): may change; the caller checks them
+              defaults:dict|None=None, # values of settings an older run.json does not record (what it did then)
              )->Path:
-    "Make `folder` a `kind` run in state 'running'; refuse a folder of another kind, a finished run or any other folder."
+    "Make `folder` a `kind` run in state 'running'; refuse a folder of another kind, a finished run, any other folder."
     folder = Path(folder)
-    if folder.exists() and not folder.is_dir(): raise RunFolderError(f"{folder} is a file; a run needs a folder: choose another path")
+    if folder.exists() and not folder.is_dir():
+        raise RunFolderError(f"{folder} is a file; a run needs a folder: choose another path")
     check_writable(folder, f"the {kind} run folder")
     info = run_info(folder) if folder.is_dir() else None
     if info is None and folder.is_dir() and any(p.name != ".ipynb_checkpoints" for p in folder.iterdir()) and not adopt:
@@ -131,26 +146,31 @@ def claim_run(folder:str|Path,       # the run folder (created if missing)
         if info["kind"] != kind: raise RunFolderError(
             f"{folder} is a {info['kind']} run folder; write this {kind} run into another folder")
         if info["state"] == "finished": raise RunFolderError(
-            f"{folder} already holds a run: a finished {kind} run (finished {info.get('finished', '?')}); choose another folder, "
-            "or delete this one to run it again")
+            f"{folder} already holds a run: a finished {kind} run (finished {info.get('finished', '?')}); choose "
+            "another folder, or delete this one to run it again")
         if not resume: raise RunFolderError(
             f"{folder} already holds a run: an unfinished {kind} run" + (f" that failed ({info.get('error', '?')})"
             if info["state"] == "failed" else "") + "; continue it (resume) or choose another folder")
         old = {**(defaults or {}), **(info.get("settings") or {})}
-        if settings is not None and info.get("settings") is not None and (diff := settings_diff(old, settings, locations)):
+        compare = settings is not None and info.get("settings") is not None
+        diff = settings_diff(old, settings, locations) if compare else []
+        if diff:
             raise RunFolderError(f"{folder} holds an unfinished {kind} run with other settings ({', '.join(diff)}); "
                                  "use another folder, or delete this one")
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / RUN_FILE, dict(kind=kind, state="running", started=(info or {}).get("started", _now()), updated=_now(),
-                                       findna_version=__version__, **({"settings": settings} if settings is not None else {})))
+    write_json(folder / RUN_FILE, dict(kind=kind, state="running", started=(info or {}).get("started", _now()),
+                                       updated=_now(), findna_version=__version__,
+                                       **({"settings": settings} if settings is not None else {})))
     return folder
 
+# %% ../nbs/00b_runs.ipynb #0d4185aa
 def fail_run(folder:str|Path, error:BaseException) -> Path:
     "Mark the run in `folder` failed, with the error that stopped it; it can be continued (resume) like a killed one."
     info = run_info(folder) or {}
     return write_json(Path(folder) / RUN_FILE, {**info, "state": "failed", "updated": _now(),
                                                 "error": f"{type(error).__name__}: {error}"[:500]})
 
+# %% ../nbs/00b_runs.ipynb #b788df8d
 def finish_run(folder:str|Path) -> Path:
     "Mark the run in `folder` finished: no later command writes into it."
     info = run_info(folder) or {}

@@ -25,6 +25,7 @@ __all__ = ['METRICS', 'BENCHMARKS', 'LAYOUTS', 'GB_CONTEXT', 'GB_PROTOCOL', 'GUE
 class TaskError(UserError):
     "A task name, data layout or loading option is wrong; the message says where and how to fix it."
 
+# %% ../nbs/07_tasks.ipynb #7f53e870
 class TaskWarning(UserWarning):
     "Data that load but deserve a look (e.g. training rows repeated in the test split); also kept in the task's notes."
 
@@ -71,14 +72,16 @@ class TaskSpec(Config):
     note:str=""                 # caveats: an assumed length, a missing config
 
     def rules(self) -> list[tuple[bool, str]]:
+        named = ((self.benchmark, BENCHMARKS, "benchmark"), (self.metric, METRICS, "metric"),
+                 (self.layout, LAYOUTS, "layout"))
         choices = [(value in allowed, f"task {self.name}: {what} {value!r} is not one of {allowed}")
-                   for value, allowed, what in ((self.benchmark, BENCHMARKS, "benchmark"), (self.metric, METRICS, "metric"),
-                                                (self.layout, LAYOUTS, "layout"))]
-        return choices + [(self.n_classes >= 2, f"task {self.name}: n_classes={self.n_classes}; a task needs >= 2 classes"),
-                          (self.length is None or self.length >= 1, f"task {self.name}: length={self.length} must be >= 1")]
+                   for value, allowed, what in named]
+        return choices + [
+            (self.n_classes >= 2, f"task {self.name}: n_classes={self.n_classes}; a task needs >= 2 classes"),
+            (self.length is None or self.length >= 1, f"task {self.name}: length={self.length} must be >= 1")]
 
 # %% ../nbs/07_tasks.ipynb #f259fc21
-# argument order = the columns of docs/task-settings.md §2: L, blocks, g, mlp/layer dropout, batch, lr, epochs, warm-up, wd
+# argument order: the columns of docs/task-settings.md §2 (L, blocks, g, dropouts, batch, lr, epochs, warm-up, wd)
 _R = ReferenceSettings
 GB_CONTEXT = ("HyenaDNA", "CNN")    # GenomicBenchmarks maintainers' table, top-1 accuracy %
 GB_PROTOCOL = "official train/test; val = a seeded stratified `val_fraction` of train (GB has no dev split)"
@@ -116,9 +119,12 @@ _EMP_B = _R(500, 4, 40, 0, 0, 32, 5e-4, 20, .3, .1)      # H3K4me1, H3K36me3, H4
 _TF = _R(101, 4, 44, .2, .2, 256, 5e-4, 20, .1, .01)     # tf2; tf1 and tf3 differ in blocks / g / batch
 _GUE = [  # name, folder, classes, length, reference settings, (DNABERT-2, NT-2500M-multi)
     ("H3", "EMP/H3", 2, 500, _EMP_A, (78.27, 78.77)), ("H3K14ac", "EMP/H3K14ac", 2, 500, _EMP_A, (52.57, 56.20)),
-    ("H3K36me3", "EMP/H3K36me3", 2, 500, _EMP_B, (56.88, 61.99)), ("H3K4me1", "EMP/H3K4me1", 2, 500, _EMP_B, (50.52, 55.30)),
-    ("H3K4me2", "EMP/H3K4me2", 2, 500, _EMP_A, (31.13, 36.49)), ("H3K4me3", "EMP/H3K4me3", 2, 500, _EMP_A, (36.27, 40.34)),
-    ("H3K79me3", "EMP/H3K79me3", 2, 500, _EMP_B, (67.39, 64.70)), ("H3K9ac", "EMP/H3K9ac", 2, 500, _EMP_B, (55.63, 56.01)),
+    ("H3K36me3", "EMP/H3K36me3", 2, 500, _EMP_B, (56.88, 61.99)),
+    ("H3K4me1", "EMP/H3K4me1", 2, 500, _EMP_B, (50.52, 55.30)),
+    ("H3K4me2", "EMP/H3K4me2", 2, 500, _EMP_A, (31.13, 36.49)),
+    ("H3K4me3", "EMP/H3K4me3", 2, 500, _EMP_A, (36.27, 40.34)),
+    ("H3K79me3", "EMP/H3K79me3", 2, 500, _EMP_B, (67.39, 64.70)),
+    ("H3K9ac", "EMP/H3K9ac", 2, 500, _EMP_B, (55.63, 56.01)),
     ("H4", "EMP/H4", 2, 500, _R(500, 4, 40, .1, .1, 32, 5e-4, 20, .3, .1), (80.71, 81.67)),
     ("H4ac", "EMP/H4ac", 2, 500, _EMP_B, (50.43, 49.13)),
     ("prom_core_all", "prom/prom_core_all", 2, 70, _R(70, 4, 44, .1, .1, 32, 5e-4, 10, .3, .1), (69.37, 70.33)),
@@ -163,7 +169,8 @@ def _gue_task(name, folder, n_classes, length, ref, context) -> TaskSpec:
 MTCDNA_SPECIES = {"Chelonoidis": 0, "Gopherus": 0, "Mus_musculus": 1, "Mus_spretus": 1}  # file-name prefix -> label
 MTCDNA_MIN_LENGTH = 5000          # keep sequences strictly longer than this (reference recipe)
 MTCDNA_FRACTIONS = (0.6, 0.2, 0.2)  # train / val / test
-MTCDNA_PROTOCOL = "sequences > 5,000 nt, truncated to L (shorter ones padded with -1); seeded stratified 60/20/20 train/val/test"
+MTCDNA_PROTOCOL = ("sequences > 5,000 nt, truncated to L (shorter ones padded with -1); "
+                   "seeded stratified 60/20/20 train/val/test")
 _MTCDNA = [  # name, L, reference settings
     ("mtcdna_1k", 1024, _R(1024, 4, 28, .1, .1, 16, 1e-4, 80, .2, .1)),
     ("mtcdna_4k", 4096, _R(4096, 4, 24, .1, .1, 16, 1e-4, 50, .2, .1)),
@@ -204,7 +211,7 @@ def tasks_table(names:list|None=None, # task names (default: all of `TASKS`)
     return pd.DataFrame(rows).astype(ints).set_index("task")
 
 # %% ../nbs/07_tasks.ipynb #aed35629
-def get_task(task:str|TaskSpec,   # a task name, an alias (e.g. 'tf/1'), a folder of your own data, or a spec (returned as is)
+def get_task(task:str|TaskSpec,   # a task name or alias (e.g. 'tf/1'), a folder of your own data, or a spec (as is)
              metric:str|None=None,   # your own folder only: 'accuracy' (default) | 'mcc' | 'f1_macro'
              n_classes:int|None=None,# your own folder only (default: from the data)
             )->TaskSpec:
@@ -251,14 +258,15 @@ def suite(name:str,                    # 'findna20' | 'gue' | 'gb' | 'mtcdna' | 
 DATA_ENV = "FINDNA_DATA"   # environment variable naming the data root
 DATA_LAYOUT = ("  <data root>/GUE/<group>/<task>/{train,dev,test}.csv   (columns sequence,label)\n"
                "  <data root>/genomic_benchmarks/<dataset>/{train,test}/<class>/<id>.txt   (genomic-benchmarks cache)\n"
-               "  <data root>/mtcdna/{Chelonoidis,Gopherus,Mus_musculus,Mus_spretus}*.fa[.gz]   (one cDNA FASTA per species)")
+               "  <data root>/mtcdna/{Chelonoidis,Gopherus,Mus_musculus,Mus_spretus}*.fa[.gz]  (cDNA, one per species)")
 
 def data_root(data_dir:str|Path|None=None, # the data root (default: $FINDNA_DATA)
              )->Path:                      # an existing folder
     "Resolve the data root from `data_dir`, else `$FINDNA_DATA`."
     given = data_dir if data_dir is not None else os.environ.get(DATA_ENV)
     if not given:
-        raise TaskError(f"no data root: pass data_dir=... or set {DATA_ENV}=/path/to/data. Expected layout:\n{DATA_LAYOUT}")
+        raise TaskError(f"no data root: pass data_dir=... or set {DATA_ENV}=/path/to/data. "
+                        f"Expected layout:\n{DATA_LAYOUT}")
     root = Path(given).expanduser()
     if not root.is_dir():
         src = "data_dir" if data_dir is not None else f"${DATA_ENV}"
@@ -293,17 +301,20 @@ class _Raw:
     files:dict              # {path relative to the data root: {'rows', 'sha256', ...}}
     origin:str              # short description, e.g. 'GUE/tf/0/train.csv'
 
+# %% ../nbs/07_tasks.ipynb #feac9e2a
 def _sha256(path:Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
     return h.hexdigest()
 
+# %% ../nbs/07_tasks.ipynb #56facbf7
 def _encode_rows(seqs:list, locate:Callable, explain:Callable|None=None) -> tuple[np.ndarray, np.ndarray]:
     "Encode `seqs` (str or bytes) in one pass; on a bad character find its row (`explain` may name the exact line)."
     lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
     empty = np.flatnonzero(lengths == 0)
-    if len(empty): raise TaskError(f"empty sequence at {locate(int(empty[0]))} ({len(empty)} in all); remove or fill the row")
+    if len(empty):
+        raise TaskError(f"empty sequence at {locate(int(empty[0]))} ({len(empty)} in all); remove or fill the row")
     try: return encode((b"" if seqs and isinstance(seqs[0], bytes) else "").join(seqs)), lengths
     except AlphabetError:
         for i, s in enumerate(seqs):
@@ -322,6 +333,7 @@ def _parse_labels(values:np.ndarray, locate:Callable) -> np.ndarray:
         raise TaskError(f"label {values[i]!r} at {locate(i)} is not an integer class index; labels are 0 .. K-1")
     return num.astype(np.int64)
 
+# %% ../nbs/07_tasks.ipynb #ea3febdd
 def _read_csv(path:Path, rel:str) -> _Raw:
     "Read a `sequence,label` CSV (extra columns are ignored)."
     try: df = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
@@ -339,6 +351,7 @@ def _read_csv(path:Path, rel:str) -> _Raw:
 def _natural(path:Path):
     return (0, int(path.stem), "") if path.stem.isdigit() else (1, 0, path.stem)
 
+# %% ../nbs/07_tasks.ipynb #0195202c
 def _read_gb_split(folder:Path, rel:str) -> tuple[_Raw, list]:
     "Read `folder/<class>/*.txt`; label i is the i-th class name in sorted order."
     classes = sorted(d.name for d in folder.iterdir() if d.is_dir()) if folder.is_dir() else []
@@ -346,10 +359,12 @@ def _read_gb_split(folder:Path, rel:str) -> tuple[_Raw, list]:
     files, labels = [], []
     for label, c in enumerate(classes):
         members = sorted((folder / c).glob("*.txt"), key=_natural)
-        if not members: raise TaskError(f"class folder {folder / c} holds no .txt files; expected one sequence per <id>.txt")
+        if not members:
+            raise TaskError(f"class folder {folder / c} holds no .txt files; expected one sequence per <id>.txt")
         other = sorted(p.name for p in (folder / c).iterdir() if p.suffix != ".txt" and not p.name.startswith("."))
-        if other: raise TaskError(f"class folder {folder / c} holds {len(other)} file(s) that are not <id>.txt (e.g. {other[0]!r}); "
-                                  "GenomicBenchmarks keeps one sequence per .txt file: rename them to .txt or move them out")
+        if other: raise TaskError(
+            f"class folder {folder / c} holds {len(other)} file(s) that are not <id>.txt (e.g. {other[0]!r}); "
+            "GenomicBenchmarks keeps one sequence per .txt file: rename them to .txt or move them out")
         files += members; labels += [label] * len(members)
     h, seqs = hashlib.sha256(), []
     for f in files:
@@ -358,7 +373,8 @@ def _read_gb_split(folder:Path, rel:str) -> tuple[_Raw, list]:
         h.update(f"{f.parent.name}/{f.name}".encode() + b"\0" + data + b"\0")
     locate = lambda i: f"{files[i]} line 1"
     flat, lengths = _encode_rows(seqs, locate)
-    return _Raw(flat, lengths, np.array(labels, np.int64), locate, {rel: dict(rows=len(files), sha256=h.hexdigest())}, rel), classes
+    meta = {rel: dict(rows=len(files), sha256=h.hexdigest())}
+    return _Raw(flat, lengths, np.array(labels, np.int64), locate, meta, rel), classes
 
 # %% ../nbs/07_tasks.ipynb #0a2af4f4
 _FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".fna.gz")
@@ -367,8 +383,10 @@ def _mtcdna_paths(folder:Path) -> tuple[dict, list]:
     "The one FASTA per species prefix in `folder`, and the species with none."
     found, missing = {}, []
     for species in MTCDNA_SPECIES:
-        hits = sorted(p for p in folder.glob(species + "*") if p.name.endswith(_FASTA_SUFFIXES)) if folder.is_dir() else []
-        if len(hits) > 1: raise TaskError(f"{folder}: {len(hits)} files match {species}* ({', '.join(p.name for p in hits)}); keep one FASTA per species")
+        hits = sorted(p for p in folder.glob(species + "*") if p.name.endswith(_FASTA_SUFFIXES))
+        if len(hits) > 1: raise TaskError(
+            f"{folder}: {len(hits)} files match {species}* ({', '.join(p.name for p in hits)}); "
+            "keep one FASTA per species")
         if hits: found[species] = hits[0]
         else: missing.append(species)
     return found, missing
@@ -381,6 +399,7 @@ def _quotas(counts:np.ndarray, total:int) -> np.ndarray:
     quota[np.argsort(-(exact - quota), kind="stable")[: total - quota.sum()]] += 1
     return quota
 
+# %% ../nbs/07_tasks.ipynb #30871cf3
 def stratified_split(labels:np.ndarray, # (N,) int class labels
                      fraction:float,    # share of rows to hold out, in (0, 1)
                      seed:int|tuple=0,  # seeds a `np.random.default_rng`
@@ -394,6 +413,7 @@ def stratified_split(labels:np.ndarray, # (N,) int class labels
     held = np.sort(np.concatenate(held)) if held else np.zeros(0, np.int64)
     return np.setdiff1d(np.arange(len(labels)), held), held
 
+# %% ../nbs/07_tasks.ipynb #c2d2b9e5
 def stratified_subsample(labels:np.ndarray, n:int, seed:int|tuple=0) -> np.ndarray:
     "Sorted rows of a seeded subsample of `n` rows with the class proportions of `labels`."
     if n >= len(labels): return np.arange(len(labels))
@@ -415,13 +435,15 @@ def _read_mtcdna(folder:Path, rel:str, width:int, seed:int) -> tuple[dict, list]
         dropped, total = dropped + len(records) - len(kept), total + len(records)
     labels = np.array(labels, np.int64)
     train, rest = stratified_split(labels, 1 - MTCDNA_FRACTIONS[0], seed=(seed, 3))
-    dev, test = (rest[r] for r in stratified_split(labels[rest], MTCDNA_FRACTIONS[2] / (1 - MTCDNA_FRACTIONS[0]), seed=(seed, 4)))
+    test_share = MTCDNA_FRACTIONS[2] / (1 - MTCDNA_FRACTIONS[0])    # of the rows not in train
+    dev, test = (rest[r] for r in stratified_split(labels[rest], test_share, seed=(seed, 4)))
     raws = {name: _raw_subset(seqs, labels, origin, rows, files, f"{name} {len(rows)}/{len(seqs)} of the kept records")
             for name, rows in (("train", train), ("dev", dev), ("test", test))}
     n_full = sum(len(s) == width for s in seqs)
     return raws, [f"MTcDNA: {dropped} of {total} records ≤ {MTCDNA_MIN_LENGTH} nt dropped (recipe); {len(seqs)} kept, "
                   f"{n_full} truncated to {width} nt, {len(seqs) - n_full} padded with -1 (the reference pads with N)"]
 
+# %% ../nbs/07_tasks.ipynb #373466d4
 def _raw_subset(seqs, labels, origin, rows, files, description) -> _Raw:
     "Encode the FASTA records `rows` as one `_Raw`; errors name the file and header line."
     locate = lambda i: f"{origin[rows[i]][0]} record at line {origin[rows[i]][1]}"
@@ -438,12 +460,14 @@ def _class_files(folder:Path) -> dict:
         if suffix: out[p.name[: -len(suffix)]] = p
     return out
 
+# %% ../nbs/07_tasks.ipynb #a62eff9a
 def _max_label(path:Path) -> int:
     "The largest label in a `sequence,label` CSV."
     try: labels = pd.read_csv(path, usecols=["label"], dtype=str)["label"].to_numpy()
     except ValueError: raise TaskError(f"{path}: no `label` column; expected a header line `sequence,label`") from None
     return int(_parse_labels(labels, lambda i: f"{path} line {i + 2}").max(initial=-1))
 
+# %% ../nbs/07_tasks.ipynb #546da7e7
 def user_task(path:str|Path,         # folder with {train,dev,test}.csv or {train,dev,test}/<class>.fa
               name:str|None=None,    # task name for results (default: the folder name)
               n_classes:int|None=None, # default: from the data (CSV: max label + 1; FASTA: class files)
@@ -456,9 +480,11 @@ def user_task(path:str|Path,         # folder with {train,dev,test}.csv or {trai
     fastas = [_class_files(path / s) for s in ("train", "dev") if _class_files(path / s)]
     if not (csvs or fastas):
         raise TaskError(f"{path}: found neither train.csv/dev.csv nor train/<class>.fa; a user task is "
-                        "{train,dev,test}.csv with columns sequence,label, or {train,dev,test}/<class>.fa[.gz] (dev optional)")
+                        "{train,dev,test}.csv with columns sequence,label, or {train,dev,test}/<class>.fa[.gz] "
+                        "(dev optional)")
     if (empty := [p for p in csvs if _max_label(p) < 0]) and len(empty) == len(csvs): raise TaskError(
-        f"{', '.join(map(str, empty))}: only a header, no rows; a user task needs labelled rows `sequence,label` to train on")
+        f"{', '.join(map(str, empty))}: only a header, no rows; a user task needs labelled rows `sequence,label` "
+        "to train on")
     if n_classes is None: n_classes = 1 + max(_max_label(p) for p in csvs) if csvs else len(fastas[0])
     classes = sorted(fastas[0]) if not csvs else ()
     return TaskSpec(name or path.name, "user", n_classes, length, False, metric, "csv" if csvs else "fasta_per_class",
@@ -473,11 +499,13 @@ def _download_gb(spec:TaskSpec, folder:Path) -> bool:
     download_dataset(spec.name, version=0, dest_path=str(folder.parent))
     return True
 
+# %% ../nbs/07_tasks.ipynb #08a3e47f
 def _read_fasta_classes(folder:Path, rel:str, classes:list) -> _Raw:
     "One FASTA per class in `folder`; every file must be one of `classes`."
     files = _class_files(folder)
     unknown = sorted(set(files) - set(classes))
-    if unknown: raise TaskError(f"{folder}: class file(s) {unknown} are not among the classes {classes} of the training split")
+    if unknown:
+        raise TaskError(f"{folder}: class file(s) {unknown} are not among the classes {classes} of the training split")
     seqs, labels, origin, meta = [], [], [], {}
     for c, p in files.items():
         _, records, lines = read_fasta(p, TaskError)
@@ -495,7 +523,8 @@ def _read_splits(spec:TaskSpec, root:Path|None, width:int|None, seed:int, downlo
         raws = {s: _read_csv(folder / f"{s}.csv", f"{rel}/{s}.csv") for s in names if (folder / f"{s}.csv").exists()}
         return raws, list(spec.class_names) or [str(i) for i in range(spec.n_classes)], []
     if spec.layout == "fasta_per_class":
-        raws = {s: _read_fasta_classes(folder / s, f"{rel}/{s}", list(spec.class_names)) for s in names if (folder / s).is_dir()}
+        raws = {s: _read_fasta_classes(folder / s, f"{rel}/{s}", list(spec.class_names))
+                for s in names if (folder / s).is_dir()}
         return raws, list(spec.class_names), []
     if spec.layout == "mtcdna_fasta":
         raws, notes = _read_mtcdna(folder, rel, width, seed)
@@ -506,7 +535,8 @@ def _read_splits(spec:TaskSpec, root:Path|None, width:int|None, seed:int, downlo
     got = {s: _read_gb_split(folder / s, f"{rel}/{s}") for s in ("train", "test") if (folder / s).is_dir()}
     classes = [c for _, c in got.values()]
     if classes and any(c != classes[0] for c in classes):
-        raise TaskError(f"{folder}: class folders differ between splits ({' vs '.join(map(str, classes))}); train and test need the same classes")
+        raise TaskError(f"{folder}: class folders differ between splits ({' vs '.join(map(str, classes))}); "
+                        "train and test need the same classes")
     return {s: r for s, (r, _) in got.items()}, classes[0] if classes else [], notes
 
 # %% ../nbs/07_tasks.ipynb #fb9a4478
@@ -531,6 +561,7 @@ class Split:
         for a in (self.idx, self.lengths, self.labels): h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()
 
+# %% ../nbs/07_tasks.ipynb #33e39812
 def _pad(raw:_Raw, width:int) -> Split:
     "Right-pad `raw` to `width` columns with PAD_INDEX."
     idx = np.full((len(raw.lengths), width), PAD_INDEX, dtype=np.int8)
@@ -566,6 +597,7 @@ _VAL, _SUB, _VSUB = 1, 2, 3   # independent random streams: np.random.default_rn
 def _digests(split:Split) -> list:
     return [hashlib.blake2b(r[:n].tobytes(), digest_size=16).digest() for r, n in zip(split.idx, split.lengths)]
 
+# %% ../nbs/07_tasks.ipynb #2ba6fb32
 def _make_splits(pads:dict, train_split:str, val:str, val_fraction:float, max_train:int|None, seed:int,
                  max_val:int|None=None):
     "Train / val / test from the padded upstream splits, with dedup counts (rules 1-5 above)."
@@ -580,7 +612,8 @@ def _make_splits(pads:dict, train_split:str, val:str, val_fraction:float, max_tr
     in_train = np.array([k in train_keys for k in val_keys], bool)
     in_test = np.array([k in test_keys for k in val_keys], bool)
     val_split = held.take(np.flatnonzero(~(in_train | in_test)))
-    if (in_train | in_test).any(): val_split.origin += f" minus {int((in_train | in_test).sum())} rows also in train/test"
+    if (in_train | in_test).any():
+        val_split.origin += f" minus {int((in_train | in_test).sum())} rows also in train/test"
     if max_train is not None and max_train < len(train):
         train = train.take(stratified_subsample(train.labels, max_train, seed=(seed, _SUB)),
                            f"{train.origin}, {max_train} sampled (stratified, seed {seed})")
@@ -596,7 +629,8 @@ def _make_splits(pads:dict, train_split:str, val:str, val_fraction:float, max_tr
 def _fingerprint(spec:TaskSpec, raws:dict, splits:dict, dedup:dict, protocol:str, options:dict) -> dict:
     files = {}
     for r in raws.values(): files.update(r.files)
-    stats = {name: dict(rows=len(s), sha256=s.digest(), class_counts=np.bincount(s.labels, minlength=spec.n_classes).tolist(),
+    stats = {name: dict(rows=len(s), sha256=s.digest(),
+                        class_counts=np.bincount(s.labels, minlength=spec.n_classes).tolist(),
                         min_length=int(s.lengths.min()), max_length=int(s.lengths.max()))
              for name, s in splits.items()}
     return dict(task=spec.name, benchmark=spec.benchmark, protocol=protocol, files=files, splits=stats,
@@ -605,15 +639,17 @@ def _fingerprint(spec:TaskSpec, raws:dict, splits:dict, dedup:dict, protocol:str
 # %% ../nbs/07_tasks.ipynb #245bd1cc
 def _check_options(train_split, val, val_fraction, max_train_samples, length, max_val_samples=None):
     if train_split not in ("train", "dev"):
-        raise TaskError(f"train_split={train_split!r}: use 'train', or 'dev' for tasks without a train split; never 'test'")
+        raise TaskError(f"train_split={train_split!r}: use 'train', or 'dev' for tasks without a train split; "
+                        "never 'test'")
     if val not in ("auto", "dev", "train"):
-        raise TaskError(f"val={val!r}: use 'auto', 'dev' or 'train'. Validation is never the test set: selecting a model "
-                        "or a setting on test inflates the test score (docs/reference-deviations.md, defect 6)")
+        raise TaskError(f"val={val!r}: use 'auto', 'dev' or 'train'. Validation is never the test set: selecting "
+                        "a model or a setting on test inflates the test score (docs/reference-deviations.md, defect 6)")
     if not 0 < val_fraction < 1: raise TaskError(f"val_fraction={val_fraction} must be in (0, 1)")
-    if max_train_samples is not None and max_train_samples < 1: raise TaskError(f"max_train_samples={max_train_samples} must be >= 1 or None")
-    if max_val_samples is not None and max_val_samples < 1: raise TaskError(f"max_val_samples={max_val_samples} must be >= 1 or None")
+    for name, value in (("max_train_samples", max_train_samples), ("max_val_samples", max_val_samples)):
+        if value is not None and value < 1: raise TaskError(f"{name}={value} must be >= 1 or None")
     if length is not None and length < 1: raise TaskError(f"length={length} must be >= 1 or None")
 
+# %% ../nbs/07_tasks.ipynb #0b438c9c
 OVERLAP_WARN = 0.01   # train rows also in test: above this share of the test rows, a warning and a note
 
 def _check_classes_present(spec:TaskSpec, raws:dict, train_split:str, classes:list):
@@ -625,12 +661,14 @@ def _check_classes_present(spec:TaskSpec, raws:dict, train_split:str, classes:li
         f"{' or '.join(s for s in (train_split, 'dev') if s in raws)}, although labels run 0..{spec.n_classes - 1}; "
         "renumber the labels without gaps (e.g. 0, 2 → 0, 1), or add rows of that class")
 
+# %% ../nbs/07_tasks.ipynb #12370f4f
 def _check_labels(raw:_Raw, n_classes:int, task:str):
     bad = np.flatnonzero((raw.labels < 0) | (raw.labels >= n_classes))
     if len(bad):
         i = int(bad[0])
-        raise TaskError(f"label {raw.labels[i]} at {raw.locate(i)} is outside the class range 0..{n_classes - 1} of task "
-                        f"{task} ({n_classes} classes); fix the label, or the class count (user_task(..., n_classes=))")
+        raise TaskError(f"label {raw.labels[i]} at {raw.locate(i)} is outside the class range 0..{n_classes - 1} "
+                        f"of task {task} ({n_classes} classes); fix the label, or the class count "
+                        "(user_task(..., n_classes=))")
 
 # %% ../nbs/07_tasks.ipynb #95f4d958
 def _check_found(spec:TaskSpec, raws:dict, folder:Path, train_split:str, val:str):
@@ -641,16 +679,20 @@ def _check_found(spec:TaskSpec, raws:dict, folder:Path, train_split:str, val:str
                         f"{DATA_LAYOUT}\nHow to get it: {how}")
     if train_split not in raws:
         if train_split == "train":
-            raise TaskError(f"task {spec.name} has no train split in {folder} (only {', '.join(sorted(raws))}). Train on dev "
-                            "explicitly with load(..., train_split='dev'): a seeded stratified val_fraction of dev is held "
-                            "out for validation and results are labelled 'dev-trained' (not comparable to published numbers)")
+            raise TaskError(f"task {spec.name} has no train split in {folder} (only {', '.join(sorted(raws))}). "
+                            "Train on dev explicitly with load(..., train_split='dev'): a seeded stratified "
+                            "val_fraction of dev is held out for validation and results are labelled 'dev-trained' "
+                            "(not comparable to published numbers)")
         raise TaskError(f"task {spec.name} has no dev split in {folder}; use train_split='train'")
     if val == "dev" and ("dev" not in raws or train_split == "dev"):
-        raise TaskError(f"val='dev' for task {spec.name}: " + ("dev is the training split; use val='auto'" if "dev" in raws
-                        else "it has no dev split; use val='auto' (a stratified slice of train)"))
+        why = ("dev is the training split; use val='auto'" if "dev" in raws
+               else "it has no dev split; use val='auto' (a stratified slice of train)")
+        raise TaskError(f"val='dev' for task {spec.name}: {why}")
     for name, raw in raws.items():
-        if len(raw.lengths) == 0: raise TaskError(f"split {name} of task {spec.name} is empty ({raw.origin}); it needs rows")
+        if len(raw.lengths) == 0:
+            raise TaskError(f"split {name} of task {spec.name} is empty ({raw.origin}); it needs rows")
 
+# %% ../nbs/07_tasks.ipynb #42db396d
 def _check_width(raws:dict, width:int):
     "Raise on any sequence longer than `width`, naming the first one's file and line: nothing is cut silently."
     longest = max(int(r.lengths.max()) for r in raws.values())
@@ -659,7 +701,32 @@ def _check_width(raws:dict, width:int):
         if len(over):
             i = int(over[0])
             raise TaskError(f"{r.locate(i)}: sequence of {r.lengths[i]} nt is longer than the task's length {width}; "
-                            f"sequences are never cut or dropped: pass length={longest} (the longest in the data) to load()")
+                            f"sequences are never cut or dropped: pass length={longest} (the longest in the data) "
+                            "to load()")
+
+# %% ../nbs/07_tasks.ipynb #34f0be24
+def _protocol(spec:TaskSpec, train_split:str, protocol:str|None) -> str:
+    "The protocol label results carry: what the files say, plus the caller's `protocol` when given."
+    computed = ("user" if spec.benchmark == "user" else "recipe-split" if spec.benchmark == "MTcDNA"
+                else "dev-trained" if train_split == "dev" else "official")
+    return computed if not protocol else protocol if computed == "official" else f"{computed}, {protocol}"
+
+# %% ../nbs/07_tasks.ipynb #c6ee553a
+def _split_notes(spec:TaskSpec, train_split:str, protocol:str|None, dedup:dict, splits:dict, classes:list) -> list[str]:
+    "Caveats for the results of a load: dev-trained, train/test overlap (warned too), a caller label, one-class splits."
+    notes, overlap, n_test = [], dedup["train_test_overlap"], len(splits["test"])
+    if train_split == "dev":
+        notes.append(f"dev-trained: {spec.name} was trained on dev; not comparable to published numbers")
+    if overlap > OVERLAP_WARN * n_test:
+        notes.append(f"{overlap} training rows ({overlap / n_test:.1%} of the {n_test} test rows) also appear in the "
+                     "test split: the test score overstates generalisation; remove them from one of the two")
+        warnings.warn(notes[-1], TaskWarning)
+    if protocol: notes.append(f"protocol label '{protocol}' given by the caller")
+    for name, split in splits.items():
+        if len(np.unique(split.labels)) < 2: notes.append(
+            f"the {name} split holds a single class ({classes[int(split.labels[0])]!r}): MCC is 0 and AUROC undefined "
+            "by construction, and accuracy only measures that class")
+    return notes
 
 # %% ../nbs/07_tasks.ipynb #33720920
 def load(task:str|TaskSpec,              # a registry name or alias, or a `user_task(...)` spec
@@ -679,38 +746,27 @@ def load(task:str|TaskSpec,              # a registry name or alias, or a `user_
     _check_options(train_split, val, val_fraction, max_train_samples, length, max_val_samples)
     root = None if spec.benchmark == "user" else data_root(data_dir)
     folder = Path(spec.folder) if root is None else root / spec.folder
-    width = length or spec.length
-    raws, classes, notes = _read_splits(spec, root, width, seed, download)
+    raws, classes, notes = _read_splits(spec, root, length or spec.length, seed, download)
     _check_found(spec, raws, folder, train_split, val)
     if len(classes) != spec.n_classes:
         raise TaskError(f"task {spec.name}: found classes {classes} in {folder}, expected {spec.n_classes}")
     for raw in raws.values(): _check_labels(raw, spec.n_classes, spec.name)
     _check_classes_present(spec, raws, train_split, classes)
-    width = width or max(int(r.lengths.max()) for r in raws.values())
+    width = length or spec.length or max(int(r.lengths.max()) for r in raws.values())
     _check_width(raws, width)
     val = val if val != "auto" else ("dev" if "dev" in raws and train_split != "dev" else "train")
     train, val_split, test, dedup = _make_splits({k: _pad(r, width) for k, r in raws.items()}, train_split, val,
                                                  val_fraction, max_train_samples, seed, max_val_samples)
-    if not len(val_split): raise TaskError(f"task {spec.name}: validation is empty after removing duplicates; raise val_fraction")
-    computed = ("user" if spec.benchmark == "user" else "recipe-split" if spec.benchmark == "MTcDNA"
-                else "dev-trained" if train_split == "dev" else "official")
-    label = computed if not protocol else protocol if computed == "official" else f"{computed}, {protocol}"
+    if not len(val_split):
+        raise TaskError(f"task {spec.name}: validation is empty after removing duplicates; raise val_fraction")
+    label = _protocol(spec, train_split, protocol)
     options = dict(train_split=train_split, val=val, val_fraction=val_fraction, max_train_samples=max_train_samples,
                    max_val_samples=max_val_samples, seed=seed, length=width)
     fp = _fingerprint(spec, raws, dict(train=train, val=val_split, test=test), dedup, label, options)
-    if train_split == "dev": notes.append(f"dev-trained: {spec.name} was trained on dev; not comparable to published numbers")
-    if dedup["train_test_overlap"] > OVERLAP_WARN * len(test):
-        notes.append(f"{dedup['train_test_overlap']} training rows ({dedup['train_test_overlap'] / len(test):.1%} of the "
-                     f"{len(test)} test rows) also appear in the test split: the test score overstates generalisation; "
-                     "remove them from one of the two")
-        warnings.warn(notes[-1], TaskWarning)
-    if protocol: notes.append(f"protocol label '{protocol}' given by the caller")
     if len(np.unique(train.labels)) < 2: raise TaskError(
-        f"task {spec.name}: the training split holds a single class ({classes[int(train.labels[0])]!r}); a classifier needs two")
-    for name, split in (("val", val_split), ("test", test)):
-        if len(np.unique(split.labels)) < 2: notes.append(
-            f"the {name} split holds a single class ({classes[int(split.labels[0])]!r}): MCC is 0 and AUROC undefined by "
-            "construction, and accuracy only measures that class")
+        f"task {spec.name}: the training split holds a single class ({classes[int(train.labels[0])]!r}); "
+        "a classifier needs two")
+    notes += _split_notes(spec, train_split, protocol, dedup, dict(val=val_split, test=test), classes)
     return TaskData(spec, train, val_split, test, classes, width, label, fp, notes)
 
 # %% ../nbs/07_tasks.ipynb #3c755fa1
@@ -727,6 +783,7 @@ def _toy_sequences(rng:np.random.Generator, labels, lo:int, hi:int|None=None) ->
         out.append(s.decode())
     return out
 
+# %% ../nbs/07_tasks.ipynb #36782b58
 def _write_csv(path:Path, seqs:list, labels):
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(dict(sequence=seqs, label=labels)).to_csv(path, index=False)
@@ -746,7 +803,8 @@ def write_synthetic_data(root:str|Path, # folder to write into (created if missi
     for s, n in (("train", 20), ("test", 8)):
         for y, c in enumerate(("enhancer", "ocr", "promoter")):
             (folder := root / "genomic_benchmarks/human_ensembl_regulatory" / s / c).mkdir(parents=True, exist_ok=True)
-            for i, seq in enumerate(_toy_sequences(rng, [y] * n, 50, 802)): (folder / f"{100 * y + i}.txt").write_text(seq)
+            for i, seq in enumerate(_toy_sequences(rng, [y] * n, 50, 802)):
+                (folder / f"{100 * y + i}.txt").write_text(seq)
     (root / "mtcdna").mkdir(parents=True, exist_ok=True)
     for species, label in MTCDNA_SPECIES.items():
         name = f"{species}.toy.cdna.fa" + (".gz" if species == "Gopherus" else "")
@@ -767,7 +825,8 @@ def write_motif_task(folder:str|Path,                       # written into (crea
         y = rng.permutation(np.arange(n) % 2)
         seqs = ["".join(rng.choice(list("ACGT"), length)) for _ in range(n)]
         at = rng.integers(0, length - len(motif) + 1, n)
-        _write_csv(folder / f"{split}.csv", [s[:p] + motif + s[p + len(motif):] if c else s for s, c, p in zip(seqs, y, at)], y)
+        planted = [s[:p] + motif + s[p + len(motif):] if c else s for s, c, p in zip(seqs, y, at)]
+        _write_csv(folder / f"{split}.csv", planted, y)
     return folder
 
 # %% ../nbs/07_tasks.ipynb #63977864
@@ -775,24 +834,33 @@ class Availability(NamedTuple):
     status:str   # 'ready' | 'dev-only' | 'missing'
     reason:str   # why, and how to get the data when missing
 
+# %% ../nbs/07_tasks.ipynb #f73d6266
 def task_availability(task:str|TaskSpec, data_dir:str|Path|None=None) -> Availability:
     "Whether `task`'s data is under the data root, and if not, why and where to get it."
     spec, root = get_task(task), data_root(data_dir)
     folder = root / spec.folder
     if spec.layout == "mtcdna_fasta":
         missing = _mtcdna_paths(folder)[1]
-        return Availability("ready", "") if not missing else Availability("missing", f"no FASTA for {', '.join(missing)} in {folder}; how to get it: {_how_to_get(spec, folder)}")
+        if not missing: return Availability("ready", "")
+        return Availability("missing", f"no FASTA for {', '.join(missing)} in {folder}; "
+                                       f"how to get it: {_how_to_get(spec, folder)}")
     has = {s for s in ("train", "dev", "test") if (folder / f"{s}.csv").is_file() or (folder / s).is_dir()}
     if {"train", "test"} <= has: return Availability("ready", "")
-    if {"dev", "test"} <= has: return Availability("dev-only", f"no train split in {folder}: run with train_split='dev' (results labelled dev-trained)")
-    extra = " (genomic-benchmarks is installed: load() will download it)" if spec.benchmark == "GB" and _importable("genomic_benchmarks") else ""
-    return Availability("missing", f"{folder} has {sorted(has) or 'nothing'}{extra}; how to get it: {_how_to_get(spec, folder)}")
+    if {"dev", "test"} <= has: return Availability(
+        "dev-only", f"no train split in {folder}: run with train_split='dev' (results labelled dev-trained)")
+    downloads = spec.benchmark == "GB" and _importable("genomic_benchmarks")
+    extra = " (genomic-benchmarks is installed: load() will download it)" if downloads else ""
+    return Availability("missing", f"{folder} has {sorted(has) or 'nothing'}{extra}; "
+                                   f"how to get it: {_how_to_get(spec, folder)}")
 
+# %% ../nbs/07_tasks.ipynb #e6b41ede
 def _importable(module:str) -> bool:
     import importlib.util
     return importlib.util.find_spec(module) is not None
 
+# %% ../nbs/07_tasks.ipynb #48118da7
 def availability(tasks:list|None=None, data_dir:str|Path|None=None) -> pd.DataFrame:
     "A table of `task_availability` for `tasks` (default: all registry tasks)."
-    rows = [dict(task=t, benchmark=get_task(t).benchmark, **task_availability(t, data_dir)._asdict()) for t in tasks or TASKS]
+    rows = [dict(task=t, benchmark=get_task(t).benchmark, **task_availability(t, data_dir)._asdict())
+            for t in tasks or TASKS]
     return pd.DataFrame(rows).set_index("task")

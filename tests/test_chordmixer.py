@@ -105,3 +105,120 @@ def test_paper_backbone_all_to_all_on_sample_positions():
     cm.blocks[0] = model.backbone.blocks[0]                  # one block of the paper network
     rows = dependency_rows(cm.double(), 1010, 308, [0, 777, 1009])
     assert all(r.all() for r in rows)
+
+
+# ---------------------------------------------------------------------------------------------- issue 27: the lean path
+
+class _OldFusedLayer(torch.autograd.Function):
+    "The fused layer before issue 27 (gather rotation, GELU output saved), verbatim: the reference for exactness."
+    @staticmethod
+    def forward(ctx, h, w1, b1, w2, b2, fwd, inv):
+        import torch.nn.functional as F
+        B, L, E = h.shape
+        dt = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None
+        with torch.autocast("cpu", enabled=False):
+            if dt is not None: h_, w1, b1, w2, b2 = (t.to(dt) for t in (h, w1, b1, w2, b2))
+            else: h_ = h
+            x = h_.contiguous().view(B * L, E)
+            a = torch.addmm(b1, x, w1.t())
+            act = F.gelu(a)
+            m = torch.addmm(b2, act, w2.t()).view(B, L, E)
+            r = _permute(m, fwd)
+            y = r.add_(h) if r.dtype == h.dtype else h + r
+        ctx.save_for_backward(x, a, act, w1, w2, fwd, inv)
+        ctx.shape, ctx.dtype = (B, L, E), dt
+        return y
+    @staticmethod
+    def backward(ctx, dy):
+        x, a, act, w1, w2, fwd, inv = ctx.saved_tensors
+        B, L, E = ctx.shape
+        with torch.autocast("cpu", enabled=False):
+            dy_ = dy if ctx.dtype is None else dy.to(ctx.dtype)
+            dm = _permute(dy_, inv).view(B * L, E)
+            dw2, db2 = dm.t().mm(act), dm.sum(0)
+            da = torch.ops.aten.gelu_backward(dm.mm(w2), a)
+            dw1, db1 = da.t().mm(x), da.sum(0)
+            dx = da.mm(w1).view(B, L, E)
+            dh = dx.add_(dy) if dx.dtype == dy.dtype else dy + dx
+        return dh, dw1, db1, dw2, db2, None, None
+
+
+def _old_backbone(cm, h):
+    "The backbone's forward as it was: one shared gather index for every layer, the old fused layer."
+    fwd, inv = rotation_index(h.shape[1], cm.embed_dim, cm.track_size)
+    for layer in (l for block in cm.blocks for l in block):
+        h = _OldFusedLayer.apply(h, layer.fc1.weight, layer.fc1.bias, layer.fc2.weight, layer.fc2.bias, fwd, inv)
+    return h
+
+
+def _out_and_grads(cm, h, f, bf16=False):
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        y = f(h)
+    w = torch.randn(y.shape, generator=torch.Generator().manual_seed(7))
+    return [y.detach()] + list(torch.autograd.grad((y.float() * w).sum(), [h, *cm.parameters()]))
+
+
+@pytest.mark.parametrize("keep_gelu", [False, True])
+@pytest.mark.parametrize("index_max_len", [2048, 0])      # the default choice, and block copies forced at every length
+@pytest.mark.parametrize("L,E,g,H", [(300, 40, 8, 32), (1010, 132, 12, 64), (2500, 30, 4, 16), (64, 12, 4, 8)])
+def test_new_path_equals_old_fused_layer_bitwise(monkeypatch, keep_gelu, index_max_len, L, E, g, H):
+    "Outputs and all gradients of the backbone equal the pre-issue-27 fused layer's exactly, fp32 and bf16 autocast."
+    import findna.chordmixer as cmm
+    monkeypatch.setattr(cmm, "INDEX_MAX_LEN", index_max_len)
+    monkeypatch.setattr(cmm, "KEEP_GELU_OUTPUT", keep_gelu)
+    torch.manual_seed(0)
+    cm = ChordMixer(embed_dim=E, track_size=g, hidden_dim=H, n_layers=3, n_blocks=1)
+    h = torch.randn(2, L, E, requires_grad=True)
+    plan = cmm.rotation_plan(L, E, g)
+    assert isinstance(plan[0], tuple) == (L > index_max_len)
+    for bf16 in (False, True):
+        new, old = _out_and_grads(cm, h, cm, bf16), _out_and_grads(cm, h, lambda x: _old_backbone(cm, x), bf16)
+        assert new[0].dtype == torch.float32
+        assert all(torch.equal(a, b) for a, b in zip(new, old)), (L, bf16)
+
+
+def test_slice_plan_rotation_equals_roll_and_its_backward_is_the_inverse(monkeypatch):
+    import findna.chordmixer as cmm
+    monkeypatch.setattr(cmm, "INDEX_MAX_LEN", 0)
+    for L, E, g in [(37, 30, 8), (5, 308, 28), (1, 12, 4), (100, 7, 3), (251, 308, 50)]:
+        h = torch.randn(2, L, E, dtype=torch.float64, requires_grad=True, generator=torch.Generator().manual_seed(L))
+        assert isinstance(cmm.rotation_plan(L, E, g)[0], tuple)
+        assert torch.equal(rotate(h, g), roll_reference(h, g))
+        w = torch.randn(2, L, E, dtype=torch.float64)
+        (ours,) = torch.autograd.grad((rotate(h, g) * w).sum(), h)
+        (ref,) = torch.autograd.grad((roll_reference(h, g) * w).sum(), h)
+        assert torch.equal(ours, ref)
+    small = torch.randn(2, 9, 10, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(lambda x: rotate(x, 3), (small,))
+    # a non-contiguous input and the eager (unfused) layer take the same plan
+    h = torch.randn(3, 40, 24).transpose(0, 1).contiguous().transpose(0, 1)
+    assert torch.equal(rotate(h, 4), roll_reference(h, 4))
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_grad_checkpoint_gives_equal_outputs_and_gradients(monkeypatch, dropout):
+    "Activation checkpointing recomputes exactly: bitwise-equal outputs and gradients (fused; eager with dropout)."
+    import findna.chordmixer as cmm
+    for index_max_len in (2048, 0):
+        monkeypatch.setattr(cmm, "INDEX_MAX_LEN", index_max_len)
+        res = []
+        for ckpt in (False, True):
+            torch.manual_seed(0)
+            cm = ChordMixer(40, 8, 32, n_layers=5, n_blocks=2, mlp_dropout=dropout, grad_checkpoint=ckpt)
+            h = torch.randn(2, 70, 40, requires_grad=True)
+            torch.manual_seed(1)                                              # the dropout masks
+            res.append(_out_and_grads(cm, h, cm))
+        assert all(torch.equal(a, b) for a, b in zip(*res))
+    cm = ChordMixer(40, 8, 32, n_layers=5, n_blocks=2, grad_checkpoint=True)
+    with torch.no_grad(): y = cm(torch.randn(1, 9, 40))                       # inference: no checkpointing needed
+    assert y.shape == (1, 9, 40)
+
+
+def test_new_path_is_deterministic(monkeypatch):
+    import findna.chordmixer as cmm
+    monkeypatch.setattr(cmm, "INDEX_MAX_LEN", 0)
+    torch.manual_seed(0)
+    cm = ChordMixer(40, 8, 32, n_layers=4, n_blocks=1)
+    h = torch.randn(2, 90, 40, requires_grad=True)
+    a, b = _out_and_grads(cm, h, cm), _out_and_grads(cm, h, cm)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))

@@ -270,3 +270,45 @@ def test_finetune_takes_a_user_task_spec(tmp_path):
     with pytest.raises(FinetuneError, match="length"): FinetuneConfig(task=replace(spec, length=500))
     with pytest.raises(FinetuneError, match="contradicts"): FinetuneConfig(task=spec, metric="accuracy")
     with pytest.raises(FinetuneError, match="not the registry's"): FinetuneConfig(task=replace(TASKS["tf1"], n_classes=3))
+
+def test_a_committed_grid_is_read_back_without_training(tmp_path, monkeypatch):
+    "A grid finished by an older version (unset written as '' and 0) is read back whole: no cell trained, no floor computed."
+    committed = Path(__file__).parent.parent / "results" / "downstream" / "labels500" / "scratch"
+    if not (committed / "grid.json").is_file(): pytest.skip(f"needs the committed grid {committed}")
+    config = json.loads((committed / "grid.json").read_text())["config"]
+    if not Path(config["data_dir"]).is_dir(): pytest.skip(f"needs the grid's data root {config['data_dir']}")
+    import shutil
+    copy = Path(shutil.copytree(committed, tmp_path / "grid"))                 # the committed files stay untouched
+    monkeypatch.setattr(FT, "_train", lambda *a, **k: pytest.fail("a finished cell was trained again"))
+    monkeypatch.setattr(EV, "kmer_baseline", lambda *a, **k: pytest.fail("a finished floor was computed again"))
+    cells, unavailable = evaluate_grid({**config, "out_dir": str(copy), "verbose": False})
+    assert len(unavailable) == 0 and (cells.status == "ok").all() and len(cells) == 2 * 39   # 13 tasks × 3 seeds, + floors
+    assert EvalConfig.from_dict(config).metric is None and json.loads((copy / "run.json").read_text())["state"] == "finished"
+
+def test_cli_names_the_network_on_its_first_and_last_line(root, teacher_dir, tmp_path, capsys):
+    "`findna-finetune`: the first line and the last say which network the run started from (scratch: preset and size)."
+    fast = ["--task", "prom_core_all", "--data-dir", str(root), "--epochs", "1", "--batch-size", "32", "--precision", "fp32",
+            "--no-verbose"]
+    FT.finetune_cli(fast + ["--preset", "tiny", "--out-dir", str(tmp_path / "s")])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (f"findna-finetune: prom_core_all, from scratch (preset tiny: random weights), full fine-tuning, "
+                        f"37,954 parameters; run folder: {tmp_path / 's'}")
+    assert "; network: from scratch (preset tiny: random weights): random weights: preset 'tiny', layout='pretrained', " \
+           "37,954 parameters); run folder: " in lines[-1]
+    FT.finetune_cli(fast + ["--pretrained", str(teacher_dir), "--out-dir", str(tmp_path / "p")])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"findna-finetune: prom_core_all, from {teacher_dir} (its teacher), full fine-tuning; run folder: {tmp_path / 'p'}"
+    rec = json.loads((tmp_path / "p" / "results.json").read_text())
+    assert f"; network: from {teacher_dir} (its teacher): {rec['init']['description']}, " \
+           f"{rec['architecture']['n_params']:,} parameters); run folder: " in lines[-1]
+    assert [l[6:] for l in lines if l.startswith("note: ")] == rec["notes"]
+
+def test_activation_checkpointing_gives_the_same_fine_tuned_network(root, tmp_path):
+    "grad_checkpoint (long sequences: memory for compute) changes nothing a run computes, and is not a result setting."
+    a = finetune(task="prom_core_all", data_dir=str(root), out_dir=str(tmp_path / "a"), **FAST)
+    b = finetune(task="prom_core_all", data_dir=str(root), out_dir=str(tmp_path / "b"), grad_checkpoint=True, **FAST)
+    assert a["test"] == b["test"] and a["val"] == b["val"]
+    wa, wb = (FinDNAClassifier.from_pretrained(tmp_path / x / "best").state_dict() for x in "ab")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert (a["config"]["grad_checkpoint"], b["config"]["grad_checkpoint"]) == (False, True)   # recorded, as asked
+    assert a["fingerprint"] == b["fingerprint"]

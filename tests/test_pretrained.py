@@ -68,3 +68,13 @@ def test_a_wheel_install_outside_the_clone_finds_the_shipped_model_and_demo_geno
     module, model, genome, role = done.stdout.split()
     assert module.startswith(str(tmp_path)) and model.startswith(str(tmp_path / "env" / "share" / "findna"))
     assert genome.startswith(str(tmp_path / "env")) and role == "teacher"
+
+def test_the_mlm_only_twin_is_shipped_with_the_same_budget_as_the_teacher():
+    "findna-small-chr20-mlm: the shipped teacher's run without self-distillation — same tokens, seed, genome, held-out region."
+    twin, ref = [checkpoint_metadata(pretrained_path(n))["pretraining"] for n in ("findna-small-chr20-mlm", NAME)]
+    assert twin["objective"] == "mlm" and ref["objective"] != "mlm"
+    for k in ("tokens_seen", "seed", "genome", "heldout", "window", "steps_planned"): assert twin[k] == ref[k], k
+    assert twin["tokens_seen"] == 100_000_000 and not twin["interim"]
+    assert_readme_checksum(pretrained_path("findna-small-chr20-mlm"))
+    model = FinDNA.from_pretrained("findna-small-chr20-mlm")
+    assert model.role == "teacher" and "findna-small-chr20-mlm" in PRETRAINED

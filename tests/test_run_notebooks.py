@@ -1,7 +1,7 @@
-"""The run notebooks 09-12 end to end under papermill, as a user runs them from the repository root (their defaults also run
+"""The run notebooks 09-13 end to end under papermill, as a user runs them from the repository root (their defaults also run
 under nbdev_test): each refuses a misspelt parameter and converts strings by type; 10_finetune with a data root and a
 pretrained folder, and on a folder of your own; 11_evaluate twice (finished cells are not rerun); 12_embeddings writes its
-report once."""
+report once; 13_interpret explains two classifiers side by side."""
 import json
 from pathlib import Path
 import pytest
@@ -17,10 +17,13 @@ def execute(name, out_nb, **parameters):
                                       cwd=str(ROOT), progress_bar=False, log_output=False)
 
 def test_parameters_cells_survive_clean():
-    for name in ("09_pretrain.ipynb", "10_finetune.ipynb", "11_evaluate.ipynb", "12_embeddings.ipynb"):
+    for name in ("09_pretrain.ipynb", "10_finetune.ipynb", "11_evaluate.ipynb", "12_embeddings.ipynb", "13_interpret.ipynb"):
         cells = json.loads((NBS / name).read_text())["cells"]
         assert sum(c.get("metadata", {}).get("tags") == ["parameters"] for c in cells) == 1, name
-        assert len(papermill.inspect_notebook(str(NBS / name))) > 20          # every parameter line parses
+        source = "".join(next(c["source"] for c in cells if c.get("metadata", {}).get("tags") == ["parameters"]))
+        assigned = [line.split("=")[0].strip() for line in source.splitlines() if line and not line.startswith((" ", "#"))]
+        if name == "13_interpret.ipynb": assert list(papermill.inspect_notebook(str(NBS / name))) == assigned   # every line
+        else: assert len(papermill.inspect_notebook(str(NBS / name))) > 20          # every parameter line parses
 
 def test_finetune_with_data_root_and_pretrained(tmp_path):
     root = write_synthetic_data(tmp_path / "data")
@@ -54,9 +57,10 @@ def test_evaluate_then_resume(tmp_path):
     execute("11_evaluate.ipynb", tmp_path / "again.ipynb", out_dir=str(out), **params)
     assert {p: p.stat().st_mtime_ns for p in cells} == before                  # finished cells are not rerun
 
-# ------------------------------------------------------------------------------------------- every run notebook, 09-12
+# ------------------------------------------------------------------------------------------- every run notebook, 09-13
 @pytest.mark.parametrize("name, typo", [("09_pretrain.ipynb", "step"), ("10_finetune.ipynb", "epoch"),
-                                        ("11_evaluate.ipynb", "seed"), ("12_embeddings.ipynb", "n_per_splits")])
+                                        ("11_evaluate.ipynb", "seed"), ("12_embeddings.ipynb", "n_per_splits"),
+                                        ("13_interpret.ipynb", "method")])
 def test_every_run_notebook_refuses_unknown_parameters(tmp_path, name, typo):
     with pytest.raises(papermill.PapermillExecutionError, match=rf"unknown parameter\(s\) \['{typo}'\]"):
         execute(name, tmp_path / "out.ipynb", **{typo: 3})
@@ -100,7 +104,9 @@ def test_embeddings_notebook_writes_its_report(tmp_path):
     ("10_finetune.ipynb", "seed = 0", "seed = 5", lambda ns: (ns["cfg"].seed, ns["results"]["seed"])),
     ("11_evaluate.ipynb", 'seeds = "0,1"', 'seeds = "3"', lambda ns: (ns["ev"].seeds, sorted(set(ns["cells"].seed)))),
     ("12_embeddings.ipynb", "seed = 0", "seed = 4", lambda ns: (ns["cfg"].seed, ns["res"].summary["parameters"]["seed"])),
-    ("09_pretrain.ipynb", "seed = 0", "seed = 2", lambda ns: (ns["cfg"].seed, json.loads((Path(ns["cfg"].out) / "config.json").read_text())["seed"]))])
+    ("09_pretrain.ipynb", "seed = 0", "seed = 2", lambda ns: (ns["cfg"].seed, json.loads((Path(ns["cfg"].out) / "config.json").read_text())["seed"])),
+    ("13_interpret.ipynb", "n_examples = 8", "n_examples = 5",
+     lambda ns: (ns["cfg"].n_examples, sorted(set(ns["res"].summary.records))))])
 def test_run_all_twice_in_one_kernel_takes_the_edited_parameters(name, old, new, read, monkeypatch):
     "JupyterLab's loop: Run All, edit the parameters cell, Run All again in the same kernel: the second run uses the edit."
     from execnb.shell import CaptureShell
@@ -115,6 +121,21 @@ def test_run_all_twice_in_one_kernel_takes_the_edited_parameters(name, old, new,
     sh.run_all(nb, exc_stop=True)
     second, value = read(sh.user_ns), new.split(" = ")[1].strip('"')
     assert str(first[0]) != value and [str(v) if not isinstance(v, list) else ",".join(map(str, v)) for v in second] == [value, value]
+
+def test_interpret_notebook_two_classifiers_side_by_side(tmp_path):
+    root = write_synthetic_data(tmp_path / "data")
+    from findna.finetuning import finetune
+    for name, lr in (("a", 3e-3), ("b", 1e-3)):
+        finetune(task="prom_core_all", data_dir=str(root), preset="tiny", epochs=1, batch_size=16, lr=lr, precision="fp32",
+                 out_dir=str(tmp_path / name), verbose=False)
+    execute("13_interpret.ipynb", tmp_path / "out.ipynb", models=f"a={tmp_path / 'a'},b={tmp_path / 'b' / 'best'}",
+            data_dir=str(root), task="prom_core_all", n_examples="4", methods="ism", motif="GGGCGG", offset=0, marks="",
+            n_logos=2, out_dir=str(tmp_path / "ex"))
+    summary = json.loads((tmp_path / "ex" / "summary.json").read_text())
+    assert [(r["model"], r["method"], r["records"]) for r in summary["summary"]] == [("a", "ism", 4), ("b", "ism", 4)]
+    for f in ("profile_ism.png", "logos.png", "seqlets.csv", "reading.md", "attributions_b_ism.npz"):
+        assert (tmp_path / "ex" / f).is_file(), f
+    assert not list(NBS.glob("*.png"))                                          # nothing written into nbs/
 
 def test_the_visible_code_of_index_runs_in_a_fresh_interpreter(tmp_path):
     "What a reader sees on the front page (hidden cells left out), pasted into a new Python in order, runs."

@@ -162,3 +162,20 @@ def test_real_chr20_tiny_learns_above_chance_without_collapse(tmp_path):
     assert val.mlm_acc > val.majority_rate + 0.05                   # the majority-base rate is about 0.29
     K = json.loads((r / "config.json").read_text())["resolved"]["model"]["out_dim"]
     assert collapse_verdict(val, K) is None and val.effective_prototypes > K / 4   # neither collapsed nor uniform
+
+def test_activation_checkpointing_trains_the_same_network_and_may_be_switched_on_resume(tmp_path):
+    "grad_checkpoint trades compute for memory only: the same teacher bit for bit, and switching it on resume is allowed."
+    plain = run(tmp_path, "plain", steps=4, ckpt_every=2, eval_every=4, log_every=2)
+    ckpt = run(tmp_path, "ckpt", steps=4, ckpt_every=2, eval_every=4, log_every=2, grad_checkpoint=True)
+    a, b = FinDNA.from_pretrained(plain / "teacher"), FinDNA.from_pretrained(ckpt / "teacher")
+    for (k, v), (_, w) in zip(a.state_dict().items(), b.state_dict().items()): assert torch.equal(v, w), k
+    part = run(tmp_path, "part", steps=4, ckpt_every=2, eval_every=4, log_every=2, stop_after=2)
+    resumed = pretrain(PretrainConfig(**{**TINY, "out": str(part), "steps": 4, "ckpt_every": 2, "eval_every": 4,
+                                         "log_every": 2, "resume": True, "grad_checkpoint": True}),
+                       {"resume", "out", "grad_checkpoint"})
+    c = FinDNA.from_pretrained(resumed / "teacher")
+    for (k, v), (_, w) in zip(a.state_dict().items(), c.state_dict().items()): assert torch.equal(v, w), k
+
+def test_cli_offers_activation_checkpointing(capsys):
+    with pytest.raises(SystemExit): pretrain_cli(["--help"])
+    assert "--grad-checkpoint" in capsys.readouterr().out
