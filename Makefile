@@ -48,7 +48,7 @@ demo: $(STAMP)
 	@echo "demo run folder: $(DEMO_OUT) (a new folder; an existing run is never deleted or overwritten)"
 	$(BIN)/findna-pretrain --preset small --steps 100 --batch-size 8 --lr 2e-3 --warmup-frac 0.1 --teacher-momentum 0.97 \
 	    --val-chroms chr20_b --log-every 10 --eval-every 50 --eval-batches 4 --ckpt-every 50 --out $(DEMO_OUT)
-	@echo; echo "demo run folder: $(DEMO_OUT)"; ls $(DEMO_OUT) $(DEMO_OUT)/plots $(DEMO_OUT)/teacher
+	@echo; echo "demo run folder: $(DEMO_OUT) (config.json, metrics.jsonl, checkpoints/, teacher/, plots/*.png; the summary above says what to try next)"
 
 ## JupyterLab on the notebooks, from the project's venv (.jupyter/jupyter_server_config.py): a notebook of nbs/ is saved
 ## clean and without outputs (committed notebooks carry none; `make docs` shows them run), so Run All + save leaves
