@@ -166,7 +166,7 @@ def dropout_mask(shape:tuple,                  # the shape of the tensor to drop
                  p:float,                      # drop probability, 0 <= p < 1 (used to the nearest 2^-16)
                  device:torch.device|str="cpu",
                 )->tuple[Tensor, float]:       # (keep mask, bool of `shape`; the scale 1 / (1 - p))
-    "A boolean keep-mask with P(keep) = 1 - p, four 16-bit lanes per 64-bit random draw, and the scale of the kept values."
+    "A boolean keep-mask with P(keep) = 1 - p (four 16-bit lanes per 64-bit draw) and the kept values' scale."
     n, cut = math.prod(shape), round(p * 65536)        # a lane is dropped when it is among the lowest `cut` values
     words = torch.randint(-2**63, 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=device)
     return words.view(torch.int16)[:n].view(shape) >= cut - 32768, 65536 / (65536 - cut)
@@ -184,7 +184,7 @@ class _Masked(torch.autograd.Function):
         return grad.mul(keep).mul_(ctx.scale), None, None
 
 class FastDropout(nn.Dropout):
-    "`nn.Dropout` whose CPU mask needs a quarter of the random draws (16-bit lanes of 64-bit words); torch's own elsewhere."
+    "`nn.Dropout` whose CPU mask needs a quarter of the random draws (16-bit lanes); torch's own elsewhere."
     def forward(self, x:Tensor) -> Tensor:
         if not self.training or self.p == 0: return x
         if x.device.type != "cpu" or self.inplace or self.p >= 1: return F.dropout(x, self.p, True, self.inplace)
