@@ -21,14 +21,17 @@ Each configuration runs in a fresh subprocess, so its peak RSS (VmHWM from /proc
 the table shows the peak and the growth over the process after imports, and the minor page faults per step
 (kfault, thousands: fresh memory touched by the allocator; see --malloc), and `cpu`: the CPU time the step got
 divided by threads x wall time, about 1.0 on an idle machine and lower when other work shares the cores. Step time: best of --steps timed
-steps after one warm-up step (one step only when a step takes over a minute). The machine is shared: rerun
+steps after one warm-up step (one step only when a step takes over a minute). A process's step time and peak memory
+vary by a few per cent from one process to the next (where the allocator places the activations), which is as much
+as the implementations differ, so every ours and naive row is measured in --repeats fresh processes (default 3) and
+the table shows the median step time and the median peak. The machine is shared: rerun
 at a quiet moment; ratios measured side by side are more trustworthy than absolute figures.
 
 The first line names the machine (CPU, lscpu flags avx512_bf16 / amx, torch threads, load average); every ours
 and ckpt row shows ours/naive (tokens/s and MB per 1k tokens, naive measured in the same run), and the table is
 written to results/bench/bench_model.{md,json} (--out).
 
-Usage:  python bench/bench_model.py --threads 2    (about 6 minutes on an idle 2-core machine)
+Usage:  python bench/bench_model.py --threads 2    (about 20 minutes on an idle 2-core machine)
         python bench/bench_model.py --quick        (under a minute: small shapes, one step)
 """
 from __future__ import annotations
@@ -93,7 +96,7 @@ def _model_worker(spec):
         import findna.chordmixer as cmm
         from findna.chordmixer import ChordMixer
         if spec.get("index_max_len") is not None: cmm.INDEX_MAX_LEN = spec["index_max_len"]   # A/B the rotation paths
-        if spec.get("keep_gelu"): cmm.KEEP_GELU_OUTPUT = True                                # A/B: keep vs recompute
+        if spec.get("chunk_rows") is not None: cmm.MLP_CHUNK_ROWS = spec["chunk_rows"] or 10 ** 12   # A/B: 0 = one chunk
         model = ChordMixer(E, g, H, n_layers, blocks, fused=spec["impl"] != "eager",
                            grad_checkpoint=spec["impl"] == "ckpt")
         flops_per_token = 12 * E * H * n_layers * blocks                  # 2 matmuls x 2EH, x3 for fwd+bwd
@@ -164,7 +167,9 @@ def _profile(lengths, threads, out):
 
 # ------------------------------------------------------------------------------------------- driver side
 
-MALLOC_TUNED = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "68719476736"}
+# glibc ignores an mmap threshold above 32 MB (HEAP_MAX_SIZE / 2 on 64-bit), so a threshold cannot keep a 33 MB
+# activation out of mmap; MALLOC_MMAP_MAX_=0 can (every block comes from the heap, freed blocks are reused).
+MALLOC_TUNED = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "68719476736"}
 
 def _run(spec, timeout, threads=None, malloc="default"):
     env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}),
@@ -177,6 +182,25 @@ def _run(spec, timeout, threads=None, malloc="default"):
     if p.returncode != 0:
         return dict(error=(p.stderr.strip().splitlines() or ["?"])[-1][:90])
     return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def _measure(spec, args):
+    "One row: --repeats fresh processes for ours and naive (median step time and peak), one for the others."
+    runs = []
+    for _ in range(args.repeats if spec["impl"] in ("ours", "naive") else 1):
+        r = _run(spec, args.timeout, args.threads, args.malloc)
+        for _ in range(args.retries):                            # the row shared its cores: measure it again
+            if "error" in r or r["cpu_share"] >= 0.9: break
+            again = _run(spec, args.timeout, args.threads, args.malloc)
+            if "error" not in again and again["step_s"] < r["step_s"]: r = again
+        runs.append(r)
+    ok = sorted((r for r in runs if "error" not in r), key=lambda r: r["step_s"])
+    if not ok: return runs[0]
+    med = lambda k: sorted(r[k] for r in ok)[len(ok) // 2]
+    r = dict(ok[len(ok) // 2], peak_mb=med("peak_mb"), base_mb=med("base_mb"), repeats=len(ok),
+             step_s_runs=[round(r["step_s"], 4) for r in runs if "error" not in r])
+    r.update(tokens_per_s=spec["B"] * spec["L"] / r["step_s"], gflops=r["flops_per_token"] * spec["B"] * spec["L"] / r["step_s"] / 1e9)
+    return r
 
 
 def _mem_available_mb():
@@ -250,15 +274,17 @@ def main():
     ap.add_argument("--retries", type=int, default=1, help="rerun a row whose cpu share was below 0.9 (keep the best)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads in every worker (default: torch's choice)")
     ap.add_argument("--malloc", choices=["tuned", "default"], default="tuned",
-                    help="tuned: keep freed memory in the glibc heap (MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_), so "
+                    help="tuned: keep freed memory in the glibc heap (MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_), so "
                          "each step does not page-fault its activations in again; applied to every implementation")
     ap.add_argument("--profile", type=int, nargs="+", metavar="L",
                     help="only profile one layer per op at these lengths (ours and naive, fp32 and bf16), write OUT-profile.txt")
     ap.add_argument("--index-max-len", type=int, default=None,
                     help="override findna.chordmixer.INDEX_MAX_LEN in ours/ckpt/eager rows (gather up to it, block copies "
                          "beyond): 0 forces block copies, a huge value the gather index everywhere")
-    ap.add_argument("--keep-gelu", action="store_true",
-                    help="set findna.chordmixer.KEEP_GELU_OUTPUT in ours/ckpt rows: keep gelu(a) instead of recomputing it")
+    ap.add_argument("--chunk-rows", type=int, default=None,
+                    help="override findna.chordmixer.MLP_CHUNK_ROWS in ours/ckpt/eager rows (0: the MLP in one piece)")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="fresh processes per ours and naive row; the table shows the median step time and peak memory")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.profile:
@@ -312,7 +338,7 @@ def main():
         if full_bf16:
             specs += [_spec(i, "bf16", L, B, args.blocks, args.steps) for i in ("ours", "naive")]
 
-    for s in specs: s["index_max_len"], s["keep_gelu"] = args.index_max_len, args.keep_gelu
+    for s in specs: s["index_max_len"], s["chunk_rows"] = args.index_max_len, args.chunk_rows
     if args.rows != "all":
         keep = set(args.rows.split(","))
         specs = [s for s in specs if s["name"] in keep or ("sweep" in keep and s["name"].startswith("L="))]
@@ -326,11 +352,7 @@ def main():
         if est > 0.8 * _mem_available_mb():
             r = dict(error=f"skipped: needs ~{est / 1024:.0f} GB, {_mem_available_mb() / 1024:.0f} GB available")
         else:
-            r = _run(s, args.timeout, args.threads, args.malloc)
-            for _ in range(args.retries):                        # the row shared its cores: measure it again
-                if "error" in r or r["cpu_share"] >= 0.9: break
-                again = _run(s, args.timeout, args.threads, args.malloc)
-                if "error" not in again and again["step_s"] < r["step_s"]: r = again
+            r = _measure(s, args)
         rows.append((s, r))
         layers = f"{s['tf_layers']}" if s["impl"] == "transformer" else f"{s['blocks']}x{s['n_layers']}"
         pre = f"{s['name']:7s} {s['impl']:12s} {s['dtype']:5s} {s['L']:6d} {s['B']:3d} {layers:>7s}"

@@ -15,8 +15,9 @@ from torch import Tensor
 from .config import UserError
 
 # %% auto #0
-__all__ = ['INDEX_MAX_LEN', 'KEEP_GELU_OUTPUT', 'ChordMixerError', 'group_shifts', 'rotation_index', 'rotation_plan', 'rotate',
-           'mixes_all_positions', 'dropout_mask', 'FastDropout', 'ChordMixerLayer', 'ChordMixer']
+__all__ = ['INDEX_MAX_LEN', 'MLP_CHUNK_ROWS', 'BF16_CHUNK_ROWS', 'ChordMixerError', 'group_shifts', 'rotation_index',
+           'rotation_plan', 'rotate', 'mixes_all_positions', 'dropout_mask', 'FastDropout', 'ChordMixerLayer',
+           'ChordMixer']
 
 # %% ../nbs/03_chordmixer.ipynb #709f00c9
 class ChordMixerError(UserError):
@@ -193,33 +194,48 @@ class FastDropout(nn.Dropout):
 
 
 # %% ../nbs/03_chordmixer.ipynb #a78cb99a
-KEEP_GELU_OUTPUT = False   # True: keep gelu(a) for the backward (E + 2H values per token) instead of recomputing it
+MLP_CHUNK_ROWS = 2048   # tokens per pass of the MLP in float32: a chunk's (rows, H) intermediates stay in the cache
+BF16_CHUNK_ROWS = 16384 # in bf16: its matmuls run below speed on few rows (at 2,048 a step took 10 % longer)
 
 def _autocast_dtype(device_type:str):
     return torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else None
+
+def _row_chunks(n:int, rows:int) -> list[slice]:
+    "Slices of at most `rows` of `n` rows."
+    return [slice(i, min(n, i + rows)) for i in range(0, n, rows)]
+
+def _fused_forward(h, w1, b1, w2, b2, fwd, keep_a:bool) -> tuple:
+    "`h + rotate(fc2(gelu(fc1(h))))`, the MLP in row chunks: (y, x, a, dtype); `a` (fc1's output) only if `keep_a`."
+    B, L, E = h.shape
+    dev, dt = h.device.type, _autocast_dtype(h.device.type)
+    with torch.autocast(dev, enabled=False):
+        if dt is not None: h_, w1, b1, w2, b2 = (t.to(dt) for t in (h, w1, b1, w2, b2))
+        else: h_ = h
+        x = h_.contiguous().view(B * L, E)                               # (N, E)
+        y = h.new_empty(h.shape, dtype=torch.promote_types(h.dtype, x.dtype))   # output first: a stack-like heap
+        m = x.new_empty(x.shape)                                         # (N, E) MLP output
+        a = x.new_empty(x.shape[0], w1.shape[0]) if keep_a else None    # (N, H) pre-activation, for the backward
+        for r in _row_chunks(x.shape[0], MLP_CHUNK_ROWS if dt is None else BF16_CHUNK_ROWS):   # (R, H) stay in cache
+            a_r = torch.addmm(b1, x[r], w1.t(), out=None if a is None else a[r])
+            torch.addmm(b2, F.gelu(a_r), w2.t(), out=m[r])
+        m = m.view(B, L, E)
+        if m.dtype != y.dtype: torch.add(h, _permute(m, fwd), out=y)      # autocast: rotate in bf16, add in float32
+        elif isinstance(fwd, Tensor): _permute(m, fwd, out=y).add_(h)       # gather, then the residual add in place
+        else: _rotate_into(y, m, fwd, h)                                 # block copies: rotate + add in one pass
+    return y, x, a, dt
+
+def _accumulate(acc:Tensor|None, part:Tensor) -> Tensor:
+    return part if acc is None else acc.add_(part)
 
 class _FusedLayer(torch.autograd.Function):
     "h + rotate(fc2(gelu(fc1(h)))) with a hand-written backward (no norm, no dropout); keeps x and fc1's output only."
     @staticmethod
     def forward(ctx, h, w1, b1, w2, b2, fwd, inv):
-        B, L, E = h.shape
-        dev, dt = h.device.type, _autocast_dtype(h.device.type)
-        with torch.autocast(dev, enabled=False):
-            if dt is not None: h_, w1, b1, w2, b2 = (t.to(dt) for t in (h, w1, b1, w2, b2))
-            else: h_ = h
-            x = h_.contiguous().view(B * L, E)                           # (N, E)
-            y = h.new_empty(h.shape, dtype=torch.promote_types(h.dtype, x.dtype))   # output first: a stack-like heap
-            a = torch.addmm(b1, x, w1.t())                              # (N, H) pre-activation
-            act = F.gelu(a)                                             # (N, H), kept only if KEEP_GELU_OUTPUT
-            m = torch.addmm(b2, act, w2.t()).view(B, L, E)              # (B, L, E) MLP output
-            keep = (act,) if KEEP_GELU_OUTPUT else (); del act          # free it before the rotation
-            if m.dtype != y.dtype: torch.add(h, _permute(m, fwd), out=y)  # autocast: rotate in bf16, add in float32
-            elif isinstance(fwd, Tensor): _permute(m, fwd, out=y).add_(h)   # gather, then the residual add in place
-            else: _rotate_into(y, m, fwd, h)                             # block copies: rotate + add in one pass
-        ctx.keep = bool(keep)
-        if isinstance(fwd, Tensor): ctx.save_for_backward(x, a, w1, w2, *keep, fwd, inv)
-        else: ctx.save_for_backward(x, a, w1, w2, *keep); ctx.plans = (fwd, inv)
-        ctx.shape, ctx.dtype = (B, L, E), dt
+        y, x, a, ctx.dtype = _fused_forward(h, w1, b1, w2, b2, fwd, keep_a=True)
+        w1, w2 = (w.to(ctx.dtype) if ctx.dtype else w for w in (w1, w2))
+        if isinstance(fwd, Tensor): ctx.save_for_backward(x, a, w1, w2, fwd, inv)
+        else: ctx.save_for_backward(x, a, w1, w2); ctx.plans = (fwd, inv)
+        ctx.shape = h.shape
         return y
     @staticmethod
     @once_differentiable
@@ -228,21 +244,24 @@ class _FusedLayer(torch.autograd.Function):
         x, a, w1, w2 = saved[:4]
         fwd, inv = ctx.plans if hasattr(ctx, "plans") else saved[-2:]
         B, L, E = ctx.shape
+        need = ctx.needs_input_grad                                      # (h, w1, b1, w2, b2): skip frozen ones
         with torch.autocast(dy.device.type, enabled=False):
-            dy_ = dy if ctx.dtype is None else dy.to(ctx.dtype)
-            dm = _permute(dy_, inv).view(B * L, E)                      # (N, E) undo the rotation
-            need = ctx.needs_input_grad                                  # (h, w1, b1, w2, b2): skip frozen ones
-            act = saved[4] if ctx.keep else F.gelu(a)                  # recomputed: an (N, H) tensor less kept
-            dw2 = dm.t().mm(act) if need[3] else None; del act
-            db2 = dm.sum(0) if need[4] else None
-            da = dm.mm(w2)                                              # (N, H)
-            da = torch.ops.aten.gelu_backward.grad_input(da, a, grad_input=da)   # in place
-            dw1, db1 = da.t().mm(x) if need[1] else None, da.sum(0) if need[2] else None
-            dh = None
-            if need[0]:                                                 # dy + da @ w1, in place when dtypes agree
-                dx = torch.mm(da, w1, out=dm).view(B, L, E); del da    # into dm's memory: one (N, E) allocation less
-                dh = dx.add_(dy) if dx.dtype == dy.dtype else dy + dx   # (a bf16 term is promoted to float32)
-        return dh, dw1, db1, dw2, db2, None, None
+            dm = _permute(dy if ctx.dtype is None else dy.to(ctx.dtype), inv).view(B * L, E)   # (N, E) undo the rotation
+            dyf = dy.contiguous().view(B * L, E)
+            dh = (dm if dm.dtype == dy.dtype else dy.new_empty(dyf.shape)) if need[0] else None
+            dw1 = db1 = dw2 = db2 = None
+            # bf16 in one piece: weight gradients summed over chunks would round to bf16 at every chunk
+            for r in _row_chunks(B * L, MLP_CHUNK_ROWS if ctx.dtype is None else B * L):
+                dm_r, a_r = dm[r], a[r]
+                if need[3]: dw2 = _accumulate(dw2, dm_r.t().mm(F.gelu(a_r)))   # GELU recomputed, not kept
+                if need[4]: db2 = _accumulate(db2, dm_r.sum(0))
+                da = dm_r.mm(w2)                                         # (R, H)
+                da = torch.ops.aten.gelu_backward.grad_input(da, a_r, grad_input=da)   # in place
+                if need[1]: dw1 = _accumulate(dw1, da.t().mm(x[r]))
+                if need[2]: db1 = _accumulate(db1, da.sum(0))
+                if dh is dm: torch.mm(da, w1, out=dm_r).add_(dyf[r])      # dy + da @ w1 in dm's rows, used up
+                elif dh is not None: torch.add(dyf[r], da.mm(w1), out=dh[r])   # a bf16 term promoted to float32
+        return (None if dh is None else dh.view(B, L, E)), dw1, db1, dw2, db2, None, None
 
 # %% ../nbs/03_chordmixer.ipynb #1fe5b92e
 class ChordMixerLayer(nn.Module):
@@ -262,7 +281,9 @@ class ChordMixerLayer(nn.Module):
 
     def forward(self, h:Tensor, fwd:Tensor, inv:Tensor) -> Tensor: # (B, L, E) -> (B, L, E)
         if self.can_fuse():
-            return _FusedLayer.apply(h, self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias, fwd, inv)
+            args = (h, self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias, fwd)
+            if torch.is_grad_enabled() and any(t.requires_grad for t in args[:5]): return _FusedLayer.apply(*args, inv)
+            return _fused_forward(*args, keep_a=False)[0]               # inference: keeps no (N, H) tensor
         m = self.fc1(self.norm(h))
         m = self.layer_drop(self.mlp_drop(self.fc2(self.mlp_drop(self.act(m)))))   # reference order
         return h + _Rotate.apply(m, fwd, inv)

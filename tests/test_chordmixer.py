@@ -158,14 +158,13 @@ def _out_and_grads(cm, h, f, bf16=False):
     return [y.detach()] + list(torch.autograd.grad((y.float() * w).sum(), [h, *cm.parameters()]))
 
 
-@pytest.mark.parametrize("keep_gelu", [False, True])
 @pytest.mark.parametrize("index_max_len", [2048, 0])      # the default choice, and block copies forced at every length
 @pytest.mark.parametrize("L,E,g,H", [(300, 40, 8, 32), (1010, 132, 12, 64), (2500, 30, 4, 16), (64, 12, 4, 8)])
-def test_new_path_equals_old_fused_layer_bitwise(monkeypatch, keep_gelu, index_max_len, L, E, g, H):
+def test_new_path_equals_old_fused_layer_bitwise(monkeypatch, index_max_len, L, E, g, H):
     "Outputs and all gradients of the backbone equal the pre-issue-27 fused layer's exactly, fp32 and bf16 autocast."
     import findna.chordmixer as cmm
     monkeypatch.setattr(cmm, "INDEX_MAX_LEN", index_max_len)
-    monkeypatch.setattr(cmm, "KEEP_GELU_OUTPUT", keep_gelu)
+    monkeypatch.setattr(cmm, "MLP_CHUNK_ROWS", 10 ** 9)    # one chunk: the same operations on the same operands
     torch.manual_seed(0)
     cm = ChordMixer(embed_dim=E, track_size=g, hidden_dim=H, n_layers=3, n_blocks=1)
     h = torch.randn(2, L, E, requires_grad=True)
@@ -175,6 +174,23 @@ def test_new_path_equals_old_fused_layer_bitwise(monkeypatch, keep_gelu, index_m
         new, old = _out_and_grads(cm, h, cm, bf16), _out_and_grads(cm, h, lambda x: _old_backbone(cm, x), bf16)
         assert new[0].dtype == torch.float32
         assert all(torch.equal(a, b) for a, b in zip(new, old)), (L, bf16)
+
+
+@pytest.mark.parametrize("index_max_len", [2048, 0])
+def test_mlp_in_row_chunks_equals_old_fused_layer(monkeypatch, index_max_len):
+    "The MLP in chunks of 64 rows: fp32 equal to the old layer to rounding, bf16 (backward in one piece) exactly."
+    import findna.chordmixer as cmm
+    monkeypatch.setattr(cmm, "INDEX_MAX_LEN", index_max_len)
+    monkeypatch.setattr(cmm, "MLP_CHUNK_ROWS", 64); monkeypatch.setattr(cmm, "BF16_CHUNK_ROWS", 64)
+    torch.manual_seed(0)
+    cm = ChordMixer(embed_dim=40, track_size=8, hidden_dim=48, n_layers=4, n_blocks=1)
+    h = torch.randn(3, 301, 40, requires_grad=True)            # 903 rows: 14 full chunks and a short one
+    new, old = _out_and_grads(cm, h, cm), _out_and_grads(cm, h, lambda x: _old_backbone(cm, x))
+    assert all((a - b).abs().max() <= 1e-6 * b.abs().max() for a, b in zip(new, old))   # sums in another order
+    assert any(not torch.equal(a, b) for a, b in zip(new, old))   # the chunked sums really did run
+    with torch.no_grad(): assert torch.equal(cm(h), new[0])       # inference keeps no pre-activation: same output
+    new, old = _out_and_grads(cm, h, cm, True), _out_and_grads(cm, h, lambda x: _old_backbone(cm, x), True)
+    assert all(torch.equal(a, b) for a, b in zip(new, old))
 
 
 def test_slice_plan_rotation_equals_roll_and_its_backward_is_the_inverse(monkeypatch):
