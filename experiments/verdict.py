@@ -25,7 +25,7 @@ from findna.config import split_commas
 from findna.evaluation import (EvalConfig, aggregate_results, arm_order, cell_row, compare_arms, contrasts, kmer_cell,
                                plan_grid, plot_results, results_table, verdicts, write_evaluation_report)
 from findna.embeddings import EmbeddingsConfig, run_embeddings
-from findna.finetuning import adopt_lr_point, finetune
+from findna.finetuning import LR_GRID, adopt_lr_point, finetune
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("FINDNA_DATA", ROOT.parent / "shared" / "data")).resolve()
@@ -134,6 +134,19 @@ def lr_table(cells:pd.DataFrame) -> str:
     return "\n".join(["| task | " + " | ".join(t.columns) + " |", "|---|" + "---:|" * len(t.columns)] +
                      [f"| {task} | " + " | ".join("—" if pd.isna(v) else f"{v:g}" for v in row) + " |" for task, row in t.iterrows()])
 
+def edges(cells:pd.DataFrame) -> list[str]:
+    "Which seed-0 choices sit at an end of the grid (the best rate may lie beyond it); the grid stays as fixed."
+    seed0 = cells[(cells.seed == 0) & (cells.init != "kmer")]
+    out = []
+    for end, rate in (("top", max(LR_GRID)), ("bottom", min(LR_GRID))):
+        hits = seed0[np.isclose(seed0.lr, rate)]
+        if len(hits): out.append(f"at the {end} ({rate:g}): " + ", ".join(f"{a} on {t}" for t, a in zip(hits.task, hits.init)))
+    if not out: return []
+    return [f"Choices at an end of the grid, {'; '.join(out)}. The grid is the one fixed before any cell ran, the same "
+            "for every arm; it was not widened after seeing these choices (widening it for one arm only, or after "
+            "seeing which arm it would help, would be a choice made on results). An arm at the top might gain from a "
+            "larger rate; this table does not say how much.", ""]
+
 def budget(cells:pd.DataFrame) -> tuple[float, float]:
     "CPU hours (one thread per cell) of the cells this study ran, and of the committed cells it reused."
     own = cells.out_dir.astype(str).str.startswith(str(OUT))
@@ -167,7 +180,7 @@ def report() -> Path:
         spent.append((part, own, reused))
         lines += [f"## {part}", "", (OUT / part / "results.md").read_text().split("\n", 2)[2].split("## Notes from the cells")[0].strip(),
                   "", "### Reading", "", *reading(cells, part), "", f"![{part}]({part}/results.png)", "",
-                  "### Learning rates chosen on seed 0's validation", "", lr_table(cells), "",
+                  "### Learning rates chosen on seed 0's validation", "", lr_table(cells), "", *edges(cells),
                   f"Cells: {len(deep)} deep ({', '.join(f'{a}: {int((deep.init == a).sum())}' for a in arm_order(deep))}), "
                   f"{int((cells.init == 'kmer').sum())} floor.", ""]
     probes = OUT / "probes"
