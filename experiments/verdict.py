@@ -60,12 +60,13 @@ def run_cell(cfg, part:str, arm:str, task:str, seed:int) -> dict:
             if "another configuration" not in str(e): raise
     return finetune(replace(cfg, out_dir=str(OUT / part / arm / task / f"seed{seed}")))
 
-def run_arm(part:str, arm:str, threads:int):
-    "Seed 0 chooses the rate on validation; the part's other seeds run at it."
+def run_arm(part:str, arm:str, threads:int, tasks:str|None=None):
+    "Seed 0 chooses the rate on validation; the part's other seeds run at it (`tasks`: a subset, in that order)."
     os.chdir(ROOT)                                   # network paths are repository-relative, as the committed grids record
     grid = arm_grid(part, arm, threads)
     cells = {(t, s): c for t, _, s, c in plan_grid(grid, OUT / part / arm).cells}
-    for task in split_commas(PARTS[part]):
+    for task in split_commas(tasks or PARTS[part]):
+        if task not in split_commas(PARTS[part]): sys.exit(f"--tasks: {task!r} is not a task of {part}: {PARTS[part]}")
         search = replace(cells[task, 0], lr="auto", out_dir=str(OUT / part / arm / task / "seed0"))
         if not (Path(search.out_dir) / "results.json").is_file() and adopt_lr_point(committed(part, arm, task, 0), search):
             print(f"{part}/{arm}/{task}: the committed 5e-4 cell counts as that point of the search", flush=True)
@@ -147,6 +148,13 @@ def edges(cells:pd.DataFrame) -> list[str]:
             "seeing which arm it would help, would be a choice made on results). An arm at the top might gain from a "
             "larger rate; this table does not say how much.", ""]
 
+def probe_split(pairs:pd.DataFrame) -> list[str]:
+    "findna − mlm by pooling: the self-distillation objective acts on the CLS tokens, MLM on every position."
+    pairs = pairs[(pairs.model == "findna") & (pairs.baseline == "mlm")]
+    return [f"- **findna − mlm, {pool} pooling**: above in {int((g.lo > 0).sum())}, below in {int((g.hi < 0).sum())} of "
+            f"{len(g)} (kNN and linear × {g.task.nunique()} tasks); mean difference {g['diff'].mean():+.3f}."
+            for pool, g in pairs.groupby("pooling", sort=False)]
+
 def budget(cells:pd.DataFrame) -> tuple[float, float]:
     "CPU hours (one thread per cell) of the cells this study ran, and of the committed cells it reused."
     own = cells.out_dir.astype(str).str.startswith(str(OUT))
@@ -189,7 +197,8 @@ def report() -> Path:
                   "Linear probe (C chosen on validation) and kNN (k = 5, cosine) on frozen embeddings, mean and CLS pooling, "
                   "up to 2,000 rows per split; 95 % paired bootstrap intervals over test rows. Full tables: "
                   "`probes/probes.md`; reading: `probes/reading.md`.", "",
-                  *[l for l in (probes / "reading.md").read_text().splitlines() if l.startswith("- Over all") or "−" in l], ""]
+                  *[l for l in (probes / "reading.md").read_text().splitlines() if l.startswith("- Over all") or "−" in l],
+                  *probe_split(pd.read_csv(probes / "pairs.csv")), ""]
     lines += ["## CPU time", "", "| part | cells run by this study (CPU-h, one thread each) | committed cells reused (CPU-h) |",
               "|---|---:|---:|", *[f"| {p} | {o:.2f} | {r:.2f} |" for p, o, r in spent]]
     summary = probes / "summary.json"
@@ -203,6 +212,8 @@ if __name__ == "__main__":
     ap.add_argument("--part", choices=[*PARTS, "probes"])
     ap.add_argument("--arms", default="cnn", help=f"comma list of {ARMS}")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--tasks", help="comma list: only these tasks of the part, in this order (a second process can take "
+                                    "the other end of the list; two processes must not run the same task)")
     ap.add_argument("--report-only", action="store_true")
     a = ap.parse_args()
     if not a.report_only:
@@ -211,5 +222,5 @@ if __name__ == "__main__":
         elif a.part:
             for arm in split_commas(a.arms):
                 if arm not in ARMS: sys.exit(f"--arms: {arm!r} is not one of {ARMS}")
-                run_arm(a.part, arm, a.threads)
+                run_arm(a.part, arm, a.threads, a.tasks)
     print(report().read_text())
