@@ -155,6 +155,21 @@ def probe_split(pairs:pd.DataFrame) -> list[str]:
             f"{len(g)} (kNN and linear × {g.task.nunique()} tasks); mean difference {g['diff'].mean():+.3f}."
             for pool, g in pairs.groupby("pooling", sort=False)]
 
+def full_beside() -> list[str]:
+    "The CNN (own rate) beside the committed full-budget grid's teacher and scratch (fixed 5e-4), one table."
+    ours, grid = OUT / "full" / "results.csv", DOWN / "full" / "results.csv"
+    if not (ours.is_file() and grid.is_file()): return []
+    a, b = pd.read_csv(ours).set_index("task"), pd.read_csv(grid).set_index("task")
+    cell = lambda d, t, arm: (f"{d.loc[t, arm + '_mean']:.1f} ± {d.loc[t, arm + '_sd']:.1f}"
+                              if t in d.index and f"{arm}_mean" in d and pd.notna(d.loc[t, f"{arm}_mean"]) else "—")
+    rows = [f"| {t} | {cell(a, t, 'cnn')} | {cell(b, t, 'teacher')} | {cell(b, t, 'scratch')} | {cell(a, t, 'kmer')} |"
+            for t in a.index]
+    return ["### Beside the committed full-budget grid", "",
+            "The teacher and scratch columns come from `results/downstream/full/` (2 seeds, **fixed rate 5e-4, not "
+            "searched**, at most 2 epochs); the CNN had its rate chosen on validation: not the same protocol, shown side "
+            "by side for orientation only.", "", "| task | cnn (own rate) | teacher (5e-4) | scratch (5e-4) | k-mer floor |",
+            "|---|---:|---:|---:|---:|", *rows, ""]
+
 def budget(cells:pd.DataFrame) -> tuple[float, float]:
     "CPU hours (one thread per cell) of the cells this study ran, and of the committed cells it reused."
     own = cells.out_dir.astype(str).str.startswith(str(OUT))
@@ -188,6 +203,7 @@ def report() -> Path:
         spent.append((part, own, reused))
         lines += [f"## {part}", "", (OUT / part / "results.md").read_text().split("\n", 2)[2].split("## Notes from the cells")[0].strip(),
                   "", "### Reading", "", *reading(cells, part), "", f"![{part}]({part}/results.png)", "",
+                  *(full_beside() if part == "full" else []),
                   "### Learning rates chosen on seed 0's validation", "", lr_table(cells), "", *edges(cells),
                   f"Cells: {len(deep)} deep ({', '.join(f'{a}: {int((deep.init == a).sum())}' for a in arm_order(deep))}), "
                   f"{int((cells.init == 'kmer').sum())} floor.", ""]
