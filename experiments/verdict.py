@@ -215,7 +215,9 @@ def report() -> Path:
                   "`probes/probes.md`; reading: `probes/reading.md`.", "",
                   *[l for l in (probes / "reading.md").read_text().splitlines() if l.startswith("- Over all") or "−" in l],
                   *probe_split(pd.read_csv(probes / "pairs.csv")), ""]
-    lines += ["## CPU time", "", "| part | cells run by this study (CPU-h, one thread each) | committed cells reused (CPU-h) |",
+    lines += ["## CPU time", "", "Wall-clock hours of one-thread processes, summed over cells. They often shared the 2 cores with "
+              "other jobs (up to five processes at once), so these figures overstate the CPU time a quiet machine needs.", "",
+              "| part | cells run by this study (h, one thread each) | committed cells reused (h) |",
               "|---|---:|---:|", *[f"| {p} | {o:.2f} | {r:.2f} |" for p, o, r in spent]]
     summary = probes / "summary.json"
     if summary.is_file(): lines.append(f"| probes | {json.loads(summary.read_text())['timings_s']['total'] / 3600:.2f} | – |")
