@@ -20,18 +20,23 @@ runs at 1/4 of those tokens/s.
 Each configuration runs in a fresh subprocess, so its peak RSS (VmHWM from /proc/self/status) is honest;
 the table shows the peak and the growth over the process after imports, and the minor page faults per step
 (kfault, thousands: fresh memory touched by the allocator; see --malloc), and `cpu`: the CPU time the step got
-divided by threads x wall time, about 1.0 on an idle machine and lower when other work shares the cores. Step time: best of --steps timed
-steps after one warm-up step (one step only when a step takes over a minute). A process's step time and peak memory
-vary by a few per cent from one process to the next (where the allocator places the activations), which is as much
-as the implementations differ, so every ours and naive row is measured in --repeats fresh processes (default 3) and
-the table shows the median step time and the median peak. The machine is shared: rerun
-at a quiet moment; ratios measured side by side are more trustworthy than absolute figures.
+divided by threads x wall time, about 1.0 on an idle machine and lower when other work shares the cores.
+
+Step time: best of --steps timed steps (default 4) after --warmup warm-up steps (default 2; one when a step takes
+over 30 s). The heap grows over the first two or three steps of a process (page faults on fresh memory), so the
+steps timed are the steady state a training run lives in. The speed of ours and naive is measured **in one process
+that runs both, their steps alternating** (ours, naive, naive, ours, ...): this shared 2-core VM switches between
+fast and slow spells that last minutes (a 2048^3 matmul at 153-196 GFLOP/s within the hour, step times of one
+process jumping by 20 % mid-run), which moved a row's ratio by ±8 % when ours and naive ran in separate processes;
+alternating steps in one process puts both in the same spell. Their peak memory comes from fresh processes of their
+own (--repeats each, median). The table's `x naive` is the ratio of the best steps, `x naive (medians)` that of the
+median steps; rerun at a quiet moment: ratios measured side by side are more trustworthy than absolute figures.
 
 The first line names the machine (CPU, lscpu flags avx512_bf16 / amx, torch threads, load average); every ours
 and ckpt row shows ours/naive (tokens/s and MB per 1k tokens, naive measured in the same run), and the table is
 written to results/bench/bench_model.{md,json} (--out).
 
-Usage:  python bench/bench_model.py --threads 2    (about 20 minutes on an idle 2-core machine)
+Usage:  python bench/bench_model.py --threads 2    (about 30 minutes on an idle 2-core machine)
         python bench/bench_model.py --quick        (under a minute: small shapes, one step)
 """
 from __future__ import annotations
@@ -84,9 +89,9 @@ def _gemm_floor(spec):
     return step, 12 * E * H * layers, 0
 
 
-def _model_worker(spec):
+def _build(spec):
+    "The training step of one row: (step function, FLOPs per token, parameters)."
     import torch
-    base_kb = _status_kb("VmRSS")
     torch.manual_seed(0)
     L, B, g, n_layers, blocks, E, H = (spec[k] for k in ("L", "B", "g", "n_layers", "blocks", "E", "H"))
     if spec["impl"] == "floor":
@@ -118,9 +123,16 @@ def _model_worker(spec):
                 y = model(x)
             y.float().square().mean().backward()
             opt.step(); opt.zero_grad(set_to_none=True); x.grad = None
+    return step, flops_per_token, n_params
 
-    import resource
+
+def _model_worker(spec):
+    import resource, torch
+    base_kb = _status_kb("VmRSS")
+    step, flops_per_token, n_params = _build(spec)
+    L, B = spec["L"], spec["B"]
     t = time.perf_counter(); step(); warm = time.perf_counter() - t
+    for _ in range(spec.get("warmup", 1) - 1 if warm < 30 else 0): step()   # the heap settles over the first steps
     times, cpu, faults = [], [], resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(spec["steps"] if warm < 60 else (1 if warm < 150 else 0)):
         t, c = time.perf_counter(), time.process_time(); step()
@@ -132,6 +144,26 @@ def _model_worker(spec):
                 gflops=flops_per_token * B * L / step_s / 1e9, flops_per_token=flops_per_token,
                 params=n_params, page_faults_per_step=faults, cpu_share=share,
                 base_mb=base_kb / 1024, peak_mb=_status_kb("VmHWM") / 1024, threads=torch.get_num_threads())
+
+
+def _pair_worker(spec):
+    "ours and naive in one process, their steps alternating (ABBA...): at every moment both see the same machine."
+    import statistics, torch
+    builds = [_build(s) for s in spec["specs"]]
+    for step, _, _ in builds:
+        t = time.perf_counter(); step(); warm = time.perf_counter() - t
+        for _ in range(spec["warmup"] - 1 if warm < 30 else 0): step()    # the heap settles over the first steps
+    times, cpu = [[] for _ in builds], [[] for _ in builds]
+    for k in range(spec["steps"]):
+        for i in (range(len(builds)) if k % 2 == 0 else reversed(range(len(builds)))):
+            t, c = time.perf_counter(), time.process_time(); builds[i][0]()
+            times[i].append(time.perf_counter() - t); cpu[i].append(time.process_time() - c)
+    out = []
+    for ts, cs in zip(times, cpu):
+        best = min(ts)
+        out.append(dict(step_s=best, step_s_median=statistics.median(ts), step_s_all=[round(t, 4) for t in ts],
+                        cpu_share=cs[ts.index(best)] / torch.get_num_threads() / best))
+    return out
 
 
 def _profile(lengths, threads, out):
@@ -184,16 +216,40 @@ def _run(spec, timeout, threads=None, malloc="default"):
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def _measure(spec, args):
-    "One row: --repeats fresh processes for ours and naive (median step time and peak), one for the others."
-    runs = []
-    for _ in range(args.repeats if spec["impl"] in ("ours", "naive") else 1):
-        r = _run(spec, args.timeout, args.threads, args.malloc)
-        for _ in range(args.retries):                            # the row shared its cores: measure it again
-            if "error" in r or r["cpu_share"] >= 0.9: break
-            again = _run(spec, args.timeout, args.threads, args.malloc)
-            if "error" not in again and again["step_s"] < r["step_s"]: r = again
-        runs.append(r)
+def _run_once(spec, args):
+    "One fresh process; rerun it (keep the faster) when it got under 90 % of its cores."
+    r = _run(spec, args.timeout, args.threads, args.malloc)
+    for _ in range(args.retries):                                # the row shared its cores: measure it again
+        if "error" in r or r["cpu_share"] >= 0.9: break
+        again = _run(spec, args.timeout, args.threads, args.malloc)
+        if "error" not in again and again["step_s"] < r["step_s"]: r = again
+    return r
+
+
+def _measure(specs, args):
+    "Rows measured together: --repeats fresh processes each, alternating between the rows (ABBAAB...), medians."
+    runs = [[] for _ in specs]
+    for k in range(args.repeats if len(specs) > 1 or specs[0]["impl"] in ("ours", "naive") else 1):
+        for i in (range(len(specs)) if k % 2 == 0 else reversed(range(len(specs)))):
+            runs[i].append(_run_once(specs[i], args))
+    return [_summarise(s, rs) for s, rs in zip(specs, runs)]
+
+
+def _measure_pair(pair, args):
+    "ours and its naive row: peak memory from fresh processes of their own, speed from one process running both."
+    mem = _measure([dict(s, steps=1) for s in pair], args)
+    if any("error" in m for m in mem): return mem
+    speed = _run(dict(impl="pair", specs=pair, steps=args.steps, warmup=args.warmup), 3 * args.timeout, args.threads,
+                 args.malloc)
+    if isinstance(speed, dict): return [dict(error=f"pair: {speed['error']}")] * 2
+    for m, sp, s in zip(mem, speed, pair):
+        m.update(sp, n_timed=len(sp["step_s_all"]), tokens_per_s=s["B"] * s["L"] / sp["step_s"],
+                 gflops=m["flops_per_token"] * s["B"] * s["L"] / sp["step_s"] / 1e9, speed_from="one process, alternating")
+    return mem
+
+
+def _summarise(spec, runs):
+    "The median process of a row (by step time), with the median peak memory."
     ok = sorted((r for r in runs if "error" not in r), key=lambda r: r["step_s"])
     if not ok: return runs[0]
     med = lambda k: sorted(r[k] for r in ok)[len(ok) // 2]
@@ -235,19 +291,20 @@ def _spec(impl, dtype, L, B, blocks, steps, n_layers=None, g=None, name="", E=E,
 def _write_table(out:Path, machine, load_end, peaks, rows, args):
     "The table as markdown and json (machine line, every row, ratios to naive)."
     out.parent.mkdir(parents=True, exist_ok=True)
-    cols = ("config", "impl", "dtype", "L", "B", "s/step", "tok/s", "GFLOP/s", "peak MB", "MB/ktok", "cpu", "x naive", "mem/naive")
+    cols = ("config", "impl", "dtype", "L", "B", "s/step", "tok/s", "GFLOP/s", "peak MB", "MB/ktok", "cpu", "x naive",
+            "x naive (medians)", "mem/naive")
     lines = [f"# bench_model", "", f"Machine: {machine}", "",
              f"Dense matmul peak: fp32 {peaks['fp32']:.1f} GFLOP/s, bf16 {peaks['bf16']:.1f} GFLOP/s. Load average at the "
              f"end: {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}. Command: `python bench/bench_model.py "
              f"{' '.join(sys.argv[1:])}`", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for s, r in rows:
         if "error" in r:
-            lines.append(f"| {s['name']} | {s['impl']} | {s['dtype']} | {s['L']} | {s['B']} | {r['error']} |" + " |" * 8)
+            lines.append(f"| {s['name']} | {s['impl']} | {s['dtype']} | {s['L']} | {s['B']} | {r['error']} |" + " |" * 9)
             continue
         f = lambda k, fmt: format(r[k], fmt) if k in r else ""
         lines.append(f"| {s['name']} | {s['impl']} | {s['dtype']} | {s['L']} | {s['B']} | {r['step_s']:.2f} | "
                      f"{r['tokens_per_s']:.0f} | {r['gflops']:.1f} | {r['peak_mb']:.0f} | {r['mb_per_ktok']:.1f} | "
-                     f"{r['cpu_share']:.2f} | {f('x_naive', '.2f')} | {f('mem_vs_naive', '.2f')} |")
+                     f"{r['cpu_share']:.2f} | {f('x_naive', '.2f')} | {f('x_naive_median', '.2f')} | {f('mem_vs_naive', '.2f')} |")
     tmp = out.with_suffix(".md.tmp"); tmp.write_text("\n".join(lines) + "\n"); os.replace(tmp, out.with_suffix(".md"))
     data = dict(machine=machine, load_average_end=load_end, matmul_peak_gflops=peaks, args=args,
                 rows=[dict(spec=s, result=r) for s, r in rows])
@@ -261,7 +318,9 @@ def main():
     ap.add_argument("--tokens", type=int, default=16384, help="tokens per step in the length sweep (B = tokens // L)")
     ap.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 16384, 65536])
     ap.add_argument("--blocks", type=int, default=1, help="blocks in the length sweep (the paper row always has 4)")
-    ap.add_argument("--steps", type=int, default=2, help="timed steps after the warm-up (best is reported)")
+    ap.add_argument("--steps", type=int, default=4,
+                    help="timed steps after the warm-up (best is reported); for ours and naive, steps of each, alternating")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed steps first (the heap settles over the first steps)")
     ap.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
                     help="bf16 autocast rows: auto = full rows only where the CPU has native bf16 (else one probe row)")
     ap.add_argument("--max-transformer-len", type=int, default=4096, help="skip the transformer above this length")
@@ -283,22 +342,23 @@ def main():
                          "beyond): 0 forces block copies, a huge value the gather index everywhere")
     ap.add_argument("--chunk-rows", type=int, default=None,
                     help="override findna.chordmixer.MLP_CHUNK_ROWS in ours/ckpt/eager rows (0: the MLP in one piece)")
-    ap.add_argument("--repeats", type=int, default=3,
-                    help="fresh processes per ours and naive row; the table shows the median step time and peak memory")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="fresh processes per ours and naive row for the peak memory (the table shows the median)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.profile:
         _profile(args.profile, args.threads, args.out and args.out + "-profile.txt"); return
     if args.worker:
         spec = json.loads(args.worker)
-        print(json.dumps(_matmul_worker(spec) if spec["impl"] == "matmul" else _model_worker(spec)))
+        work = dict(matmul=_matmul_worker, pair=_pair_worker).get(spec["impl"], _model_worker)
+        print(json.dumps(work(spec)))
         return
 
     import torch
     try: native_bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except Exception: native_bf16 = False
     full_bf16 = args.bf16 == "on" or (args.bf16 == "auto" and native_bf16)
-    if args.quick: args.tokens, args.lengths, args.steps = 2048, [256, 1024], 1
+    if args.quick: args.tokens, args.lengths, args.steps, args.warmup, args.repeats = 2048, [256, 1024], 1, 1, 1
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
                 if l.startswith("model name")), platform.processor())
     flags = set(next((l.split(":", 1)[1].split() for l in Path("/proc/cpuinfo").read_text().splitlines()
@@ -310,7 +370,7 @@ def main():
                f"torch threads; precision: fp32 and bf16 autocast{'' if full_bf16 else ' (bf16 probe rows only)'}; "
                f"load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
     print(f"# bench_model  {machine}")
-    print(f"# length sweep: {args.tokens} tokens/step, {args.blocks} block(s); steps: best of {args.steps} after 1 warm-up; "
+    print(f"# length sweep: {args.tokens} tokens/step, {args.blocks} block(s); steps: best of {args.steps} after {args.warmup} warm-up; "
           f"malloc: {args.malloc}")
 
     peaks = {}
@@ -338,7 +398,7 @@ def main():
         if full_bf16:
             specs += [_spec(i, "bf16", L, B, args.blocks, args.steps) for i in ("ours", "naive")]
 
-    for s in specs: s["index_max_len"], s["chunk_rows"] = args.index_max_len, args.chunk_rows
+    for s in specs: s["index_max_len"], s["chunk_rows"], s["warmup"] = args.index_max_len, args.chunk_rows, args.warmup
     if args.rows != "all":
         keep = set(args.rows.split(","))
         specs = [s for s in specs if s["name"] in keep or ("sweep" in keep and s["name"].startswith("L="))]
@@ -346,13 +406,18 @@ def main():
             f"{'GFLOP/s':>8s} {'%peak':>6s} {'peak MB':>8s} {'+MB':>7s} {'MB/ktok':>8s} {'kfault':>6s} {'cpu':>4s} "
             f"{'x naive':>7s} {'mem/naive':>9s}")
     print(head); print("-" * len(head))
-    rows = []
+    rows, done = [], {}
     for s in specs:
         est = _estimate_mb(s)
         if est > 0.8 * _mem_available_mb():
             r = dict(error=f"skipped: needs ~{est / 1024:.0f} GB, {_mem_available_mb() / 1024:.0f} GB available")
+        elif id(s) in done:
+            r = done.pop(id(s))                                  # measured beside its ours row
         else:
-            r = _measure(s, args)
+            pair = [s] + [n for n in specs if s["impl"] == "ours" and n["impl"] == "naive"
+                          and (n["name"], n["dtype"]) == (s["name"], s["dtype"])]
+            r, *rest = _measure_pair(pair, args) if len(pair) == 2 else _measure(pair, args)
+            done.update({id(n): rn for n, rn in zip(pair[1:], rest)})
         rows.append((s, r))
         layers = f"{s['tf_layers']}" if s["impl"] == "transformer" else f"{s['blocks']}x{s['n_layers']}"
         pre = f"{s['name']:7s} {s['impl']:12s} {s['dtype']:5s} {s['L']:6d} {s['B']:3d} {layers:>7s}"
@@ -368,8 +433,11 @@ def main():
                 if s2["impl"] in ("ours", "ckpt", "eager") and (s2["name"], s2["dtype"]) == (s["name"], s["dtype"]) \
                         and "error" not in r2:
                     r2["x_naive"], r2["mem_vs_naive"] = r2["tokens_per_s"] / r["tokens_per_s"], r2["mb_per_ktok"] / r["mb_per_ktok"]
+                    if "step_s_median" in r2 and "step_s_median" in r:
+                        r2["x_naive_median"] = r["step_s_median"] / r2["step_s_median"]
+                    med = f" (medians: {r2['x_naive_median']:.2f}x)" if "x_naive_median" in r2 else ""
                     print(f"{'':7s}   {s2['impl']:10s} {s2['dtype']:5s} {s2['L']:6d}  ours/naive: {r2['x_naive']:.2f}x "
-                          f"tokens/s, {r2['mem_vs_naive']:.2f}x memory per 1k tokens", flush=True)
+                          f"tokens/s{med}, {r2['mem_vs_naive']:.2f}x memory per 1k tokens", flush=True)
 
     def get(impl, dtype, name):
         for s, r in rows:

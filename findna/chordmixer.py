@@ -104,8 +104,17 @@ def rotation_plan(L:int,                   # runtime sequence length
     return rotation_index(L, embed_dim, track_size, lengths, device)
 
 # %% ../nbs/03_chordmixer.ipynb #b0f55add
+def _as_words(out:Tensor, m:Tensor, plan:tuple) -> tuple|None:
+    "bf16 `out`, `m` and `plan` as 8-byte words (4 channels each) when every block edge allows it, else None."
+    k = 8 // m.element_size()
+    if m.element_size() > 2 or out.dtype != m.dtype or m.shape[-1] % k or any(c0 % k or c1 % k for c0, c1, _ in plan):
+        return None
+    return out.view(torch.int64), m.view(torch.int64), tuple((c0 // k, c1 // k, s) for c0, c1, s in plan)
+
 def _rotate_into(out:Tensor, m:Tensor, plan:tuple, h:Tensor|None=None) -> Tensor:
     "`out = rotate(m)` (`+ h` when given) by block copies: per channel block, two slices along L (one when s = 0)."
+    if h is None and (words := _as_words(out, m, plan)) is not None:   # a copy of 2-byte values: move whole words
+        _rotate_into(*words); return out
     L = m.shape[1]
     for c0, c1, s in plan:
         for d0, d1, s0 in ((0, L, 0),) if s == 0 else ((0, L - s, s), (L - s, L, 0)):
@@ -219,7 +228,7 @@ def _fused_forward(h, w1, b1, w2, b2, fwd, keep_a:bool) -> tuple:
             a_r = torch.addmm(b1, x[r], w1.t(), out=None if a is None else a[r])
             torch.addmm(b2, F.gelu(a_r), w2.t(), out=m[r])
         m = m.view(B, L, E)
-        if m.dtype != y.dtype: torch.add(h, _permute(m, fwd), out=y)      # autocast: rotate in bf16, add in float32
+        if m.dtype != y.dtype: y.copy_(_permute(m, fwd)).add_(h)         # autocast: rotate in bf16, widen, add
         elif isinstance(fwd, Tensor): _permute(m, fwd, out=y).add_(h)       # gather, then the residual add in place
         else: _rotate_into(y, m, fwd, h)                                 # block copies: rotate + add in one pass
     return y, x, a, w1, w2, dt
@@ -261,7 +270,7 @@ class _FusedLayer(torch.autograd.Function):
                 if need[1]: dw1 = _accumulate(dw1, da.t().mm(x[r]))
                 if need[2]: db1 = _accumulate(db1, da.sum(0))
                 if dh is dm: torch.mm(da, w1, out=dm_r).add_(dyf[r])      # dy + da @ w1 in dm's rows, used up
-                elif dh is not None: torch.add(dyf[r], da.mm(w1), out=dh[r])   # a bf16 term promoted to float32
+                elif dh is not None: dh[r].copy_(da.mm(w1)).add_(dyf[r])  # a bf16 term widened, then added
         return (None if dh is None else dh.view(B, L, E)), dw1, db1, dw2, db2, None, None
 
 # %% ../nbs/03_chordmixer.ipynb #1fe5b92e

@@ -211,6 +211,18 @@ def test_slice_plan_rotation_equals_roll_and_its_backward_is_the_inverse(monkeyp
     assert torch.equal(rotate(h, 4), roll_reference(h, 4))
 
 
+def test_bf16_block_copies_move_words_and_equal_roll(monkeypatch):
+    "bf16 rotations copy 8-byte words where every block edge is a multiple of 4 channels, values where not: both exact."
+    import findna.chordmixer as cmm
+    monkeypatch.setattr(cmm, "INDEX_MAX_LEN", 0)
+    for L, E, g, words in [(301, 308, 24, True), (77, 308, 18, False), (50, 30, 4, False), (9, 12, 4, True)]:
+        h = torch.randn(2, L, E, generator=torch.Generator().manual_seed(L)).bfloat16()
+        plan = cmm._slice_plan(L, E, g, False)
+        assert (cmm._as_words(torch.empty_like(h), h, plan) is not None) == words, (L, E, g)
+        assert cmm._as_words(torch.empty_like(h.float()), h.float(), plan) is None      # float32 moves values
+        assert torch.equal(rotate(h, g), roll_reference(h, g)), (L, E, g)
+
+
 @pytest.mark.parametrize("dropout", [0.0, 0.1])
 def test_grad_checkpoint_gives_equal_outputs_and_gradients(monkeypatch, dropout):
     "Activation checkpointing recomputes exactly: bitwise-equal outputs and gradients (fused; eager with dropout)."
