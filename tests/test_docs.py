@@ -98,7 +98,10 @@ def test_pages_drop_widgets_warnings_local_paths_long_outputs_and_empty_headings
     assert "widgets" not in page.metadata and page.cells[2].source == "def f(): pass\nf()"
     outs = page.cells[2].outputs
     assert [o.output_type for o in outs] == ["stream", "execute_result"]             # no widget, no warning
-    assert outs[0].text == "run folder: $TMPDIR/findna-ft-abc/run data ../sh\n"
+    spellings = {"run folder: $TMPDIR/findna-ft-abc/run data ../sh\n"}
+    if Path(tmp).resolve() == bs.ROOT.parent.resolve():                               # a clone inside the temp dir
+        spellings.add("run folder: ../findna-ft-abc/run data ../sh\n")
+    assert outs[0].text in spellings
     assert outs[1].data["text/html"] == "<td>./runs/a</td>"
     shown = outs[1].data["text/plain"].splitlines()
     assert len(shown) == bs.KEEP_LINES + 1 and shown[-1].startswith(f"… ({300 - bs.KEEP_LINES} more lines")
