@@ -126,13 +126,19 @@ def _build(spec):
     return step, flops_per_token, n_params
 
 
+def _warm_up(step, warmup:int) -> float:
+    "Untimed steps (the heap settles over the first ones; only one when a step takes over 30 s): the first's seconds."
+    t = time.perf_counter(); step(); warm = time.perf_counter() - t
+    for _ in range(warmup - 1 if warm < 30 else 0): step()
+    return warm
+
+
 def _model_worker(spec):
     import resource, torch
     base_kb = _status_kb("VmRSS")
     step, flops_per_token, n_params = _build(spec)
     L, B = spec["L"], spec["B"]
-    t = time.perf_counter(); step(); warm = time.perf_counter() - t
-    for _ in range(spec.get("warmup", 1) - 1 if warm < 30 else 0): step()   # the heap settles over the first steps
+    warm = _warm_up(step, spec.get("warmup", 1))
     times, cpu, faults = [], [], resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(spec["steps"] if warm < 60 else (1 if warm < 150 else 0)):
         t, c = time.perf_counter(), time.process_time(); step()
@@ -150,9 +156,7 @@ def _pair_worker(spec):
     "ours and naive in one process, their steps alternating (ABBA...): at every moment both see the same machine."
     import statistics, torch
     builds = [_build(s) for s in spec["specs"]]
-    for step, _, _ in builds:
-        t = time.perf_counter(); step(); warm = time.perf_counter() - t
-        for _ in range(spec["warmup"] - 1 if warm < 30 else 0): step()    # the heap settles over the first steps
+    for step, _, _ in builds: _warm_up(step, spec["warmup"])
     times, cpu = [[] for _ in builds], [[] for _ in builds]
     for k in range(spec["steps"]):
         for i in (range(len(builds)) if k % 2 == 0 else reversed(range(len(builds)))):
@@ -226,18 +230,15 @@ def _run_once(spec, args):
     return r
 
 
-def _measure(specs, args):
-    "Rows measured together: --repeats fresh processes each, alternating between the rows (ABBAAB...), medians."
-    runs = [[] for _ in specs]
-    for k in range(args.repeats if len(specs) > 1 or specs[0]["impl"] in ("ours", "naive") else 1):
-        for i in (range(len(specs)) if k % 2 == 0 else reversed(range(len(specs)))):
-            runs[i].append(_run_once(specs[i], args))
-    return [_summarise(s, rs) for s, rs in zip(specs, runs)]
+def _measure(spec, args):
+    "One row in fresh processes: --repeats of them for ours and naive (median), one for the others."
+    n = args.repeats if spec["impl"] in ("ours", "naive") else 1
+    return _summarise(spec, [_run_once(spec, args) for _ in range(n)])
 
 
 def _measure_pair(pair, args):
     "ours and its naive row: peak memory from fresh processes of their own, speed from one process running both."
-    mem = _measure([dict(s, steps=1) for s in pair], args)
+    mem = [_measure(dict(s, steps=1), args) for s in pair]
     if any("error" in m for m in mem): return mem
     speed = _run(dict(impl="pair", specs=pair, steps=args.steps, warmup=args.warmup), 3 * args.timeout, args.threads,
                  args.malloc)
@@ -416,7 +417,7 @@ def main():
         else:
             pair = [s] + [n for n in specs if s["impl"] == "ours" and n["impl"] == "naive"
                           and (n["name"], n["dtype"]) == (s["name"], s["dtype"])]
-            r, *rest = _measure_pair(pair, args) if len(pair) == 2 else _measure(pair, args)
+            r, *rest = _measure_pair(pair, args) if len(pair) == 2 else [_measure(s, args)]
             done.update({id(n): rn for n, rn in zip(pair[1:], rest)})
         rows.append((s, r))
         layers = f"{s['tf_layers']}" if s["impl"] == "transformer" else f"{s['blocks']}x{s['n_layers']}"
