@@ -31,6 +31,10 @@ process jumping by 20 % mid-run), which moved a row's ratio by ±8 % when ours a
 alternating steps in one process puts both in the same spell. Their peak memory comes from fresh processes of their
 own (--repeats each, median). The table's `x naive` is the ratio of the best steps, `x naive (medians)` that of the
 median steps; rerun at a quiet moment: ratios measured side by side are more trustworthy than absolute figures.
+`probe GFLOP/s` (min-max) is a 256x256 float32 matmul timed just before each of the pair's steps: it reads about 195
+in a fast spell and 165-180 in a slow one, so a row whose probe range spans both was timed across a change. The spells
+do not slow both implementations alike: ours keeps the MLP's (rows, H) pieces in the cache, which gains most when the
+machine is fast, while the reference streams full tensors through memory and slows down less.
 
 The first line names the machine (CPU, lscpu flags avx512_bf16 / amx, torch threads, load average); every ours
 and ckpt row shows ours/naive (tokens/s and MB per 1k tokens, naive measured in the same run), and the table is
@@ -152,21 +156,31 @@ def _model_worker(spec):
                 base_mb=base_kb / 1024, peak_mb=_status_kb("VmHWM") / 1024, threads=torch.get_num_threads())
 
 
+def _probe_gflops(a, b, n:int=40) -> float:
+    "GFLOP/s of a small matmul that stays in the cache: how fast the machine is at this moment (~10 ms)."
+    t = time.perf_counter()
+    for _ in range(n): a @ b
+    return n * 2 * a.shape[0] * a.shape[1] * b.shape[1] / (time.perf_counter() - t) / 1e9
+
+
 def _pair_worker(spec):
     "ours and naive in one process, their steps alternating (ABBA...): at every moment both see the same machine."
     import statistics, torch
     builds = [_build(s) for s in spec["specs"]]
     for step, _, _ in builds: _warm_up(step, spec["warmup"])
-    times, cpu = [[] for _ in builds], [[] for _ in builds]
+    times, cpu, probes = [[] for _ in builds], [[] for _ in builds], []
+    pa, pb = torch.randn(256, 256), torch.randn(256, 256)
     for k in range(spec["steps"]):
         for i in (range(len(builds)) if k % 2 == 0 else reversed(range(len(builds)))):
+            probes.append(_probe_gflops(pa, pb))                     # the machine's speed just before this step
             t, c = time.perf_counter(), time.process_time(); builds[i][0]()
             times[i].append(time.perf_counter() - t); cpu[i].append(time.process_time() - c)
     out = []
     for ts, cs in zip(times, cpu):
         best = min(ts)
         out.append(dict(step_s=best, step_s_median=statistics.median(ts), step_s_all=[round(t, 4) for t in ts],
-                        cpu_share=cs[ts.index(best)] / torch.get_num_threads() / best))
+                        cpu_share=cs[ts.index(best)] / torch.get_num_threads() / best,
+                        probe_gflops=[round(min(probes), 1), round(statistics.median(probes), 1), round(max(probes), 1)]))
     return out
 
 
@@ -293,7 +307,7 @@ def _write_table(out:Path, machine, load_end, peaks, rows, args):
     "The table as markdown and json (machine line, every row, ratios to naive)."
     out.parent.mkdir(parents=True, exist_ok=True)
     cols = ("config", "impl", "dtype", "L", "B", "s/step", "tok/s", "GFLOP/s", "peak MB", "MB/ktok", "cpu", "x naive",
-            "x naive (medians)", "mem/naive")
+            "x naive (medians)", "mem/naive", "probe GFLOP/s")
     lines = [f"# bench_model", "", f"Machine: {machine}", "",
              f"Dense matmul peak: fp32 {peaks['fp32']:.1f} GFLOP/s, bf16 {peaks['bf16']:.1f} GFLOP/s. Load average at the "
              f"end: {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}. Command: `python bench/bench_model.py "
@@ -305,7 +319,8 @@ def _write_table(out:Path, machine, load_end, peaks, rows, args):
         f = lambda k, fmt: format(r[k], fmt) if k in r else ""
         lines.append(f"| {s['name']} | {s['impl']} | {s['dtype']} | {s['L']} | {s['B']} | {r['step_s']:.2f} | "
                      f"{r['tokens_per_s']:.0f} | {r['gflops']:.1f} | {r['peak_mb']:.0f} | {r['mb_per_ktok']:.1f} | "
-                     f"{r['cpu_share']:.2f} | {f('x_naive', '.2f')} | {f('x_naive_median', '.2f')} | {f('mem_vs_naive', '.2f')} |")
+                     f"{r['cpu_share']:.2f} | {f('x_naive', '.2f')} | {f('x_naive_median', '.2f')} | {f('mem_vs_naive', '.2f')} | "
+                     f"{'–'.join(format(v, '.0f') for v in r['probe_gflops'][::2]) if 'probe_gflops' in r else ''} |")
     tmp = out.with_suffix(".md.tmp"); tmp.write_text("\n".join(lines) + "\n"); os.replace(tmp, out.with_suffix(".md"))
     data = dict(machine=machine, load_average_end=load_end, matmul_peak_gflops=peaks, args=args,
                 rows=[dict(spec=s, result=r) for s, r in rows])
@@ -437,6 +452,7 @@ def main():
                     if "step_s_median" in r2 and "step_s_median" in r:
                         r2["x_naive_median"] = r["step_s_median"] / r2["step_s_median"]
                     med = f" (medians: {r2['x_naive_median']:.2f}x)" if "x_naive_median" in r2 else ""
+                    if "probe_gflops" in r2: med += f", probe {r2['probe_gflops'][0]:.0f}-{r2['probe_gflops'][2]:.0f} GFLOP/s"
                     print(f"{'':7s}   {s2['impl']:10s} {s2['dtype']:5s} {s2['L']:6d}  ours/naive: {r2['x_naive']:.2f}x "
                           f"tokens/s{med}, {r2['mem_vs_naive']:.2f}x memory per 1k tokens", flush=True)
 
