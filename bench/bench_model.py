@@ -163,6 +163,11 @@ def _probe_gflops(a, b, n:int=40) -> float:
     return n * 2 * a.shape[0] * a.shape[1] * b.shape[1] / (time.perf_counter() - t) / 1e9
 
 
+def _probe_range(r) -> str:
+    "The row's probe as 'min–max' GFLOP/s, or '' when it was not timed in a pair."
+    return "–".join(format(v, ".0f") for v in r["probe_gflops"][::2]) if "probe_gflops" in r else ""
+
+
 def _pair_worker(spec):
     "ours and naive in one process, their steps alternating (ABBA...): at every moment both see the same machine."
     import statistics, torch
@@ -180,7 +185,7 @@ def _pair_worker(spec):
         best = min(ts)
         out.append(dict(step_s=best, step_s_median=statistics.median(ts), step_s_all=[round(t, 4) for t in ts],
                         cpu_share=cs[ts.index(best)] / torch.get_num_threads() / best,
-                        probe_gflops=[round(min(probes), 1), round(statistics.median(probes), 1), round(max(probes), 1)]))
+                        probe_gflops=[round(v, 1) for v in (min(probes), statistics.median(probes), max(probes))]))
     return out
 
 
@@ -319,8 +324,8 @@ def _write_table(out:Path, machine, load_end, peaks, rows, args):
         f = lambda k, fmt: format(r[k], fmt) if k in r else ""
         lines.append(f"| {s['name']} | {s['impl']} | {s['dtype']} | {s['L']} | {s['B']} | {r['step_s']:.2f} | "
                      f"{r['tokens_per_s']:.0f} | {r['gflops']:.1f} | {r['peak_mb']:.0f} | {r['mb_per_ktok']:.1f} | "
-                     f"{r['cpu_share']:.2f} | {f('x_naive', '.2f')} | {f('x_naive_median', '.2f')} | {f('mem_vs_naive', '.2f')} | "
-                     f"{'–'.join(format(v, '.0f') for v in r['probe_gflops'][::2]) if 'probe_gflops' in r else ''} |")
+                     f"{r['cpu_share']:.2f} | {f('x_naive', '.2f')} | {f('x_naive_median', '.2f')} | "
+                     f"{f('mem_vs_naive', '.2f')} | {_probe_range(r)} |")
     tmp = out.with_suffix(".md.tmp"); tmp.write_text("\n".join(lines) + "\n"); os.replace(tmp, out.with_suffix(".md"))
     data = dict(machine=machine, load_average_end=load_end, matmul_peak_gflops=peaks, args=args,
                 rows=[dict(spec=s, result=r) for s, r in rows])
@@ -452,7 +457,7 @@ def main():
                     if "step_s_median" in r2 and "step_s_median" in r:
                         r2["x_naive_median"] = r["step_s_median"] / r2["step_s_median"]
                     med = f" (medians: {r2['x_naive_median']:.2f}x)" if "x_naive_median" in r2 else ""
-                    if "probe_gflops" in r2: med += f", probe {r2['probe_gflops'][0]:.0f}-{r2['probe_gflops'][2]:.0f} GFLOP/s"
+                    if "probe_gflops" in r2: med += f", probe {_probe_range(r2)} GFLOP/s"
                     print(f"{'':7s}   {s2['impl']:10s} {s2['dtype']:5s} {s2['L']:6d}  ours/naive: {r2['x_naive']:.2f}x "
                           f"tokens/s{med}, {r2['mem_vs_naive']:.2f}x memory per 1k tokens", flush=True)
 

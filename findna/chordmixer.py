@@ -15,7 +15,7 @@ from torch import Tensor
 from .config import UserError
 
 # %% auto #0
-__all__ = ['INDEX_MAX_LEN', 'MLP_CHUNK_ROWS', 'BF16_CHUNK_ROWS', 'BACKWARD_CHUNK_BYTES', 'ChordMixerError', 'group_shifts',
+__all__ = ['INDEX_MAX_LEN', 'MLP_CHUNK_ROWS', 'BF16_CHUNK_ROWS', 'BACKWARD_BYTES', 'ChordMixerError', 'group_shifts',
            'rotation_index', 'rotation_plan', 'rotate', 'mixes_all_positions', 'dropout_mask', 'FastDropout',
            'ChordMixerLayer', 'ChordMixer']
 
@@ -205,7 +205,7 @@ class FastDropout(nn.Dropout):
 # %% ../nbs/03_chordmixer.ipynb #a78cb99a
 MLP_CHUNK_ROWS = 2048   # tokens per pass of the MLP in float32: a chunk's (rows, H) intermediates stay in the cache
 BF16_CHUNK_ROWS = 16384 # bf16 matmuls on few rows run below speed (paper network at 2,048: 0.91x the reference)
-BACKWARD_CHUNK_BYTES = 8 * 2**20  # float32 backward: rows per pass such that one (rows, H) gradient holds 8 MB
+BACKWARD_BYTES = 8 * 2**20        # float32 backward: rows per pass such that one (rows, H) gradient holds 8 MB
 
 def _autocast_dtype(device_type:str):
     return torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else None
@@ -262,7 +262,7 @@ class _FusedLayer(torch.autograd.Function):
             dh = (dm if dm.dtype == dy.dtype else dy.new_empty(dyf.shape)) if need[0] else None
             dw1 = db1 = dw2 = db2 = None
             # bf16 in one piece: weight gradients summed over chunks would round to bf16 at every chunk
-            rows = max(1, BACKWARD_CHUNK_BYTES // (a.shape[1] * a.element_size())) if ctx.dtype is None else B * L
+            rows = max(1, BACKWARD_BYTES // (a.shape[1] * a.element_size())) if ctx.dtype is None else B * L
             for r in _row_chunks(B * L, rows):
                 dm_r, a_r = dm[r], a[r]
                 if need[3]: dw2 = _accumulate(dw2, dm_r.t().mm(F.gelu(a_r)))   # GELU recomputed, not kept

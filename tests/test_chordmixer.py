@@ -165,7 +165,7 @@ def test_new_path_equals_old_fused_layer_bitwise(monkeypatch, index_max_len, L, 
     import findna.chordmixer as cmm
     monkeypatch.setattr(cmm, "INDEX_MAX_LEN", index_max_len)
     monkeypatch.setattr(cmm, "MLP_CHUNK_ROWS", 10 ** 9)    # one chunk: the same operations on the same operands
-    monkeypatch.setattr(cmm, "BACKWARD_CHUNK_BYTES", 10 ** 12)
+    monkeypatch.setattr(cmm, "BACKWARD_BYTES", 10 ** 12)
     torch.manual_seed(0)
     cm = ChordMixer(embed_dim=E, track_size=g, hidden_dim=H, n_layers=3, n_blocks=1)
     h = torch.randn(2, L, E, requires_grad=True)
@@ -183,7 +183,7 @@ def test_mlp_in_row_chunks_equals_old_fused_layer(monkeypatch, index_max_len):
     import findna.chordmixer as cmm
     monkeypatch.setattr(cmm, "INDEX_MAX_LEN", index_max_len)
     monkeypatch.setattr(cmm, "MLP_CHUNK_ROWS", 64); monkeypatch.setattr(cmm, "BF16_CHUNK_ROWS", 64)
-    monkeypatch.setattr(cmm, "BACKWARD_CHUNK_BYTES", 100 * 48 * 4)     # 100 rows of the (rows, H=48) float32 gradient
+    monkeypatch.setattr(cmm, "BACKWARD_BYTES", 100 * 48 * 4)     # 100 rows of the (rows, H=48) float32 gradient
     torch.manual_seed(0)
     cm = ChordMixer(embed_dim=40, track_size=8, hidden_dim=48, n_layers=4, n_blocks=1)
     h = torch.randn(3, 301, 40, requires_grad=True)            # 903 rows: 14 full chunks and a short one
