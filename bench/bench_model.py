@@ -22,29 +22,32 @@ the table shows the peak and the growth over the process after imports, and the 
 (kfault, thousands: fresh memory touched by the allocator; see --malloc), and `cpu`: the CPU time the step got
 divided by threads x wall time, about 1.0 on an idle machine and lower when other work shares the cores.
 
-Step time: best of --steps timed steps (default 4) after --warmup warm-up steps (default 2; one when a step takes
+Step time: best of --steps timed steps (default 6) after --warmup warm-up steps (default 2; one when a step takes
 over 30 s). The heap grows over the first two or three steps of a process (page faults on fresh memory), so the
 steps timed are the steady state a training run lives in. The speed of ours and naive is measured **in one process
 that runs both, their steps alternating** (ours, naive, naive, ours, ...): this shared 2-core VM switches between
 fast and slow spells that last minutes (a 2048^3 matmul at 153-196 GFLOP/s within the hour, step times of one
 process jumping by 20 % mid-run), which moved a row's ratio by ±8 % when ours and naive ran in separate processes;
 alternating steps in one process puts both in the same spell. Their peak memory comes from fresh processes of their
-own (--repeats each, median). The table's `x naive` is the ratio of the best steps, `x naive (medians)` that of the
-median steps; rerun at a quiet moment: ratios measured side by side are more trustworthy than absolute figures.
+own (--repeats each, median). The table's `x naive` is the ratio of the best steps, `x naive (paired)` the median
+over the alternating rounds of naive's step time over ours' (the two steps of a round ran back to back, so a change of
+spell between rounds cancels; the json also has `x_naive_median`, the ratio of the median steps); rerun at a quiet
+moment: ratios measured side by side are more trustworthy than absolute figures.
 `probe GFLOP/s` (min-max) is a 256x256 float32 matmul timed just before each of the pair's steps: it reads about 195
 in a fast spell and 165-180 in a slow one, so a row whose probe range spans both was timed across a change. The spells
 do not slow both implementations alike: ours keeps the MLP's (rows, H) pieces in the cache, which gains most when the
 machine is fast, while the reference streams full tensors through memory and slows down less.
 
-The first line names the machine (CPU, lscpu flags avx512_bf16 / amx, torch threads, load average); every ours
-and ckpt row shows ours/naive (tokens/s and MB per 1k tokens, naive measured in the same run), and the table is
-written to results/bench/bench_model.{md,json} (--out).
+The first line names the machine (CPU, lscpu flags avx512_bf16 / amx, torch threads, whether ours' float32
+backward runs the compiled one-pass GELU kernel or torch's two ops (FINDNA_GELU_KERNEL=0 forces the latter), load
+average); every ours and ckpt row shows ours/naive (tokens/s and MB per 1k tokens, naive measured in the same run),
+and the table is written to results/bench/bench_model.{md,json} (--out).
 
 Usage:  python bench/bench_model.py --threads 2    (about 30 minutes on an idle 2-core machine)
         python bench/bench_model.py --quick        (under a minute: small shapes, one step)
 """
 from __future__ import annotations
-import argparse, json, math, os, platform, subprocess, sys, time
+import argparse, json, math, os, platform, statistics, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -255,6 +258,13 @@ def _measure(spec, args):
     return _summarise(spec, [_run_once(spec, args) for _ in range(n)])
 
 
+def _paired_ratio(ours, naive) -> float|None:
+    "Median over the alternating rounds of naive's step time / ours' (each round ran both back to back), or None."
+    o, n = ours.get("step_s_all"), naive.get("step_s_all")
+    if not o or not n or len(o) != len(n) or ours.get("speed_from") != "one process, alternating": return None
+    return statistics.median(b / a for a, b in zip(o, n))
+
+
 def _measure_pair(pair, args):
     "ours and its naive row: peak memory from fresh processes of their own, speed from one process running both."
     mem = [_measure(dict(s, steps=1), args) for s in pair]
@@ -312,7 +322,7 @@ def _write_table(out:Path, machine, load_end, peaks, rows, args):
     "The table as markdown and json (machine line, every row, ratios to naive)."
     out.parent.mkdir(parents=True, exist_ok=True)
     cols = ("config", "impl", "dtype", "L", "B", "s/step", "tok/s", "GFLOP/s", "peak MB", "MB/ktok", "cpu", "x naive",
-            "x naive (medians)", "mem/naive", "probe GFLOP/s")
+            "x naive (paired)", "mem/naive", "probe GFLOP/s")
     lines = [f"# bench_model", "", f"Machine: {machine}", "",
              f"Dense matmul peak: fp32 {peaks['fp32']:.1f} GFLOP/s, bf16 {peaks['bf16']:.1f} GFLOP/s. Load average at the "
              f"end: {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}. Command: `python bench/bench_model.py "
@@ -324,7 +334,7 @@ def _write_table(out:Path, machine, load_end, peaks, rows, args):
         f = lambda k, fmt: format(r[k], fmt) if k in r else ""
         lines.append(f"| {s['name']} | {s['impl']} | {s['dtype']} | {s['L']} | {s['B']} | {r['step_s']:.2f} | "
                      f"{r['tokens_per_s']:.0f} | {r['gflops']:.1f} | {r['peak_mb']:.0f} | {r['mb_per_ktok']:.1f} | "
-                     f"{r['cpu_share']:.2f} | {f('x_naive', '.2f')} | {f('x_naive_median', '.2f')} | "
+                     f"{r['cpu_share']:.2f} | {f('x_naive', '.2f')} | {f('x_naive_paired', '.2f')} | "
                      f"{f('mem_vs_naive', '.2f')} | {_probe_range(r)} |")
     tmp = out.with_suffix(".md.tmp"); tmp.write_text("\n".join(lines) + "\n"); os.replace(tmp, out.with_suffix(".md"))
     data = dict(machine=machine, load_average_end=load_end, matmul_peak_gflops=peaks, args=args,
@@ -339,7 +349,7 @@ def main():
     ap.add_argument("--tokens", type=int, default=16384, help="tokens per step in the length sweep (B = tokens // L)")
     ap.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 16384, 65536])
     ap.add_argument("--blocks", type=int, default=1, help="blocks in the length sweep (the paper row always has 4)")
-    ap.add_argument("--steps", type=int, default=4,
+    ap.add_argument("--steps", type=int, default=6,
                     help="timed steps after the warm-up (best is reported); for ours and naive, steps of each, alternating")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps first (the heap settles over the first steps)")
     ap.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
@@ -385,10 +395,14 @@ def main():
     flags = set(next((l.split(":", 1)[1].split() for l in Path("/proc/cpuinfo").read_text().splitlines()
                       if l.startswith("flags")), []))
     isa = " ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags) or "none listed"
+    sys.path.insert(0, str(ROOT)); from findna.chordmixer import gelu_kernel
+    fn, why = gelu_kernel()                                          # built here once, so no worker compiles it
+    kernel = "compiled" if fn else f"not used ({why})"
     load0 = os.getloadavg()
     machine = (f"{time.strftime('%Y-%m-%d %H:%M')}  torch {torch.__version__}  CPU: {cpu}, {os.cpu_count()} cores; "
                f"lscpu flags: {isa}; native bf16 (oneDNN): {native_bf16}; {args.threads or torch.get_num_threads()} "
                f"torch threads; precision: fp32 and bf16 autocast{'' if full_bf16 else ' (bf16 probe rows only)'}; "
+               f"one-pass GELU backward kernel (ours, fp32): {kernel}; "
                f"load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
     print(f"# bench_model  {machine}")
     print(f"# length sweep: {args.tokens} tokens/step, {args.blocks} block(s); steps: best of {args.steps} after {args.warmup} warm-up; "
@@ -456,7 +470,10 @@ def main():
                     r2["x_naive"], r2["mem_vs_naive"] = r2["tokens_per_s"] / r["tokens_per_s"], r2["mb_per_ktok"] / r["mb_per_ktok"]
                     if "step_s_median" in r2 and "step_s_median" in r:
                         r2["x_naive_median"] = r["step_s_median"] / r2["step_s_median"]
-                    med = f" (medians: {r2['x_naive_median']:.2f}x)" if "x_naive_median" in r2 else ""
+                    if _paired_ratio(r2, r) is not None: r2["x_naive_paired"] = _paired_ratio(r2, r)
+                    parts = [f"paired: {r2['x_naive_paired']:.2f}x"] if "x_naive_paired" in r2 else []
+                    if "x_naive_median" in r2: parts.append(f"medians: {r2['x_naive_median']:.2f}x")
+                    med = f" ({', '.join(parts)})" if parts else ""
                     if "probe_gflops" in r2: med += f", probe {_probe_range(r2)} GFLOP/s"
                     print(f"{'':7s}   {s2['impl']:10s} {s2['dtype']:5s} {s2['L']:6d}  ours/naive: {r2['x_naive']:.2f}x "
                           f"tokens/s{med}, {r2['mem_vs_naive']:.2f}x memory per 1k tokens", flush=True)

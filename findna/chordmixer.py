@@ -4,8 +4,9 @@
 
 # %% ../nbs/03_chordmixer.ipynb #9c38b686
 from __future__ import annotations
-import math
+import ctypes, hashlib, math, os, platform, shutil, subprocess, tempfile
 from functools import lru_cache
+from pathlib import Path
 import torch
 from torch.autograd.function import once_differentiable
 from torch.utils.checkpoint import checkpoint
@@ -15,9 +16,10 @@ from torch import Tensor
 from .config import UserError
 
 # %% auto #0
-__all__ = ['INDEX_MAX_LEN', 'MLP_CHUNK_ROWS', 'BF16_CHUNK_ROWS', 'BACKWARD_BYTES', 'ChordMixerError', 'group_shifts',
-           'rotation_index', 'rotation_plan', 'rotate', 'mixes_all_positions', 'dropout_mask', 'FastDropout',
-           'ChordMixerLayer', 'ChordMixer']
+__all__ = ['INDEX_MAX_LEN', 'USE_GELU_KERNEL', 'GELU_KERNEL_C', 'MLP_CHUNK_ROWS', 'BF16_CHUNK_ROWS', 'BACKWARD_BYTES',
+           'ChordMixerError', 'group_shifts', 'rotation_index', 'rotation_plan', 'rotate', 'mixes_all_positions',
+           'dropout_mask', 'FastDropout', 'kernel_cache_dir', 'build_gelu_kernel', 'gelu_kernel', 'ChordMixerLayer',
+           'ChordMixer']
 
 # %% ../nbs/03_chordmixer.ipynb #709f00c9
 class ChordMixerError(UserError):
@@ -202,6 +204,92 @@ class FastDropout(nn.Dropout):
         return _Masked.apply(x, keep, scale)
 
 
+# %% ../nbs/03_chordmixer.ipynb #7ecada23
+USE_GELU_KERNEL = os.environ.get("FINDNA_GELU_KERNEL", "1") != "0"   # "0": torch's gelu + gelu_backward only
+GELU_KERNEL_C = r"""
+#include <stdint.h>
+float fabsf(float); float copysignf(float, float);
+#pragma omp declare simd notinbranch
+float expf(float);
+/* g = gelu(a) and da *= gelu'(a), one pass over n float32 values on nt threads. erf(a / sqrt 2) is the
+   Abramowitz-Stegun 7.1.26 form of torch's vectorized GELU; its exp(-a^2 / 2) also gives the normal density. */
+void gelu_recompute_backward(const float *restrict a, float *restrict g, float *restrict da, int64_t n, int nt) {
+    const float p = 0.3275911f, p1 = 0.254829592f, p2 = -0.284496736f, p3 = 1.421413741f, p4 = -1.453152027f,
+                p5 = 1.061405429f, alpha = 0.70710678118654752f, beta = 0.39894228040143268f;
+    #pragma omp parallel for simd schedule(static) num_threads(nt)
+    for (int64_t i = 0; i < n; i++) {
+        float x = a[i], z = x * alpha, t = 1.0f / (p * fabsf(z) + 1.0f), e = expf(-z * z);
+        float r = (((p5 * t + p4) * t + p3) * t + p2) * t + p1;
+        float cdf = 0.5f * (1.0f + copysignf(1.0f - r * t * e, z));
+        g[i] = x * cdf;
+        da[i] *= cdf + x * e * beta;
+    }
+}
+"""
+_CFLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-shared", "-fPIC"]
+
+def kernel_cache_dir() -> Path:
+    "Where compiled kernels live: $FINDNA_CACHE_DIR, else $XDG_CACHE_HOME/findna, else ~/.cache/findna."
+    if os.environ.get("FINDNA_CACHE_DIR"): return Path(os.environ["FINDNA_CACHE_DIR"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "findna"
+
+def build_gelu_kernel(folder:Path, cc:str="cc") -> Path:
+    "The kernel compiled for this CPU in `folder` (named by a hash of source, flags, compiler, CPU); built if absent."
+    lines = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((l for l in lines if l.startswith(("flags", "Features"))), "")
+    key = hashlib.sha256("\n".join([GELU_KERNEL_C, *_CFLAGS, cc, platform.machine(), cpu]).encode()).hexdigest()[:16]
+    so = folder / f"gelu_backward-{key}.so"
+    if so.exists(): return so
+    folder.mkdir(parents=True, exist_ok=True)
+    if folder.stat().st_uid != os.getuid(): raise ChordMixerError(f"{folder} belongs to another user: no code from it")
+    if not folder.stat().st_mode & 0o200: raise PermissionError(f"{folder} is read-only: left as it is")  # root too
+    src, tmp = (folder / f".{so.stem}.{os.getpid()}{ext}" for ext in (".c", ".tmp"))   # per process: builds may race
+    src.write_text(GELU_KERNEL_C)
+    try: run = subprocess.run([cc, *_CFLAGS, str(src), "-o", str(tmp), "-lmvec", "-lm"], capture_output=True,
+                              text=True, timeout=120)
+    finally: src.unlink()
+    if run.returncode: raise ChordMixerError(f"`{cc}` could not build the GELU kernel: {run.stderr.strip()[-400:]}")
+    if b"_ZGV" not in tmp.read_bytes():
+        tmp.unlink(); raise ChordMixerError(f"`{cc}` did not vectorize the GELU kernel (no vector expf from libmvec)")
+    os.replace(tmp, so)                                                  # atomic: concurrent builders are safe
+    return so
+
+def _load_gelu_kernel(so:Path):
+    "The kernel's function from `so`, after a check against torch's ops on values from -12 to 12, ±0, tiny and NaN."
+    fn = ctypes.CDLL(str(so)).gelu_recompute_backward
+    fn.restype, fn.argtypes = None, [ctypes.c_void_p] * 3 + [ctypes.c_int64, ctypes.c_int]
+    a = torch.cat([torch.linspace(-12, 12, 4001), torch.tensor([0., -0., 1e-30, -1e-30, math.nan])])
+    da0 = torch.linspace(-2, 2, a.numel())
+    g, da = torch.empty_like(a), da0.clone()
+    fn(a.data_ptr(), g.data_ptr(), da.data_ptr(), a.numel(), 1)
+    for ours, torchs in ((g, F.gelu(a)), (da, torch.ops.aten.gelu_backward(da0, a))):
+        err = (ours - torchs).nan_to_num().abs().max().item()
+        if err > 1e-5 or not torch.equal(ours.isnan(), torchs.isnan()): raise ChordMixerError(
+            f"the compiled GELU kernel disagrees with torch (by {err:.1e}): not used")
+    return fn
+
+@lru_cache(None)
+def gelu_kernel() -> tuple:
+    "(the compiled float32 GELU recompute-and-backward, None), or (None, why it is not used): then torch's ops run."
+    if platform.system() != "Linux": return None, f"built on Linux only, not {platform.system()}"
+    if not any("libgomp" in l for l in Path("/proc/self/maps").read_text().splitlines()):
+        return None, "torch does not run on GNU OpenMP (libgomp) here"
+    cc = os.environ.get("CC") or "cc"
+    if shutil.which(cc) is None: return None, f"no C compiler `{cc}` on PATH (set CC)"
+    try:
+        try: so = build_gelu_kernel(kernel_cache_dir(), cc)
+        except OSError: so = build_gelu_kernel(Path(tempfile.gettempdir()) / f"findna-kernels-{os.getuid()}", cc)
+        return _load_gelu_kernel(so), None
+    except (ChordMixerError, OSError, subprocess.SubprocessError) as e: return None, str(e)
+
+def _gelu_kernel_pass(fn, a:Tensor, da:Tensor) -> Tensor:
+    "gelu(a), and da *= gelu'(a) in place, by the kernel `fn`: contiguous float32 CPU tensors of one shape."
+    if not (a.dtype == da.dtype == torch.float32 and a.is_contiguous() and da.is_contiguous() and a.shape == da.shape):
+        raise ChordMixerError(f"the GELU kernel takes contiguous float32 tensors of one shape: {a.shape}, {da.shape}")
+    g = torch.empty_like(a)                                              # (R, H)
+    fn(a.data_ptr(), g.data_ptr(), da.data_ptr(), a.numel(), torch.get_num_threads())
+    return g
+
 # %% ../nbs/03_chordmixer.ipynb #a78cb99a
 MLP_CHUNK_ROWS = 2048   # tokens per pass of the MLP in float32: a chunk's (rows, H) intermediates stay in the cache
 BF16_CHUNK_ROWS = 16384 # bf16 matmuls on few rows run below speed (paper network at 2,048: 0.91x the reference)
@@ -263,12 +351,17 @@ class _FusedLayer(torch.autograd.Function):
             dw1 = db1 = dw2 = db2 = None
             # bf16 in one piece: weight gradients summed over chunks would round to bf16 at every chunk
             rows = max(1, BACKWARD_BYTES // (a.shape[1] * a.element_size())) if ctx.dtype is None else B * L
+            fn = gelu_kernel()[0] if USE_GELU_KERNEL and a.dtype == torch.float32 and a.device.type == "cpu" else None
             for r in _row_chunks(B * L, rows):
                 dm_r, a_r = dm[r], a[r]
-                if need[3]: dw2 = _accumulate(dw2, dm_r.t().mm(F.gelu(a_r)))   # GELU recomputed, not kept
-                if need[4]: db2 = _accumulate(db2, dm_r.sum(0))
+                if fn is None and need[3]: dw2 = _accumulate(dw2, dm_r.t().mm(F.gelu(a_r)))   # recomputed, not kept
                 da = dm_r.mm(w2)                                         # (R, H)
-                da = torch.ops.aten.gelu_backward.grad_input(da, a_r, grad_input=da)   # in place
+                if fn is None: torch.ops.aten.gelu_backward.grad_input(da, a_r, grad_input=da)   # in place
+                else:                                                    # gelu(a) and da *= gelu'(a), one pass
+                    g = _gelu_kernel_pass(fn, a_r, da)
+                    if need[3]: dw2 = _accumulate(dw2, dm_r.t().mm(g))
+                    del g                                                # before the next (R, H) product
+                if need[4]: db2 = _accumulate(db2, dm_r.sum(0))
                 if need[1]: dw1 = _accumulate(dw1, da.t().mm(x[r]))
                 if need[2]: db1 = _accumulate(db1, da.sum(0))
                 if dh is dm: torch.add(dyf[r], da.mm(w1), out=dm_r)       # dy + da @ w1 into dm's rows, used up

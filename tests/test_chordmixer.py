@@ -3,6 +3,7 @@ layer against eager (fp32 and bf16), all-to-all mixing after one block."""
 import math, warnings
 import numpy as np, pytest, torch
 import torch.nn as nn
+import torch.nn.functional as F
 from conftest import random_one_hot
 from reference_swandna import roll_reference
 from findna.alphabet import ALPHABET, encode_batch, one_hot
@@ -52,7 +53,9 @@ def test_custom_backward_equals_gather_autograd():
     assert torch.autograd.gradgradcheck(lambda x: rotate(x, 3), (small,))
 
 
-def test_fused_layer_equals_eager_bitwise():
+def test_fused_layer_equals_eager_bitwise(monkeypatch):
+    import findna.chordmixer as cmm
+    monkeypatch.setattr(cmm, "USE_GELU_KERNEL", False)          # torch's GELU ops: the eager path's, bit for bit
     torch.manual_seed(0)
     cm = ChordMixer(embed_dim=132, track_size=12, hidden_dim=256, n_layers=10, n_blocks=2)
     h = torch.randn(3, 257, 132, requires_grad=True)
@@ -166,6 +169,7 @@ def test_new_path_equals_old_fused_layer_bitwise(monkeypatch, index_max_len, L, 
     monkeypatch.setattr(cmm, "INDEX_MAX_LEN", index_max_len)
     monkeypatch.setattr(cmm, "MLP_CHUNK_ROWS", 10 ** 9)    # one chunk: the same operations on the same operands
     monkeypatch.setattr(cmm, "BACKWARD_BYTES", 10 ** 12)
+    monkeypatch.setattr(cmm, "USE_GELU_KERNEL", False)
     torch.manual_seed(0)
     cm = ChordMixer(embed_dim=E, track_size=g, hidden_dim=H, n_layers=3, n_blocks=1)
     h = torch.randn(2, L, E, requires_grad=True)
@@ -184,6 +188,7 @@ def test_mlp_in_row_chunks_equals_old_fused_layer(monkeypatch, index_max_len):
     monkeypatch.setattr(cmm, "INDEX_MAX_LEN", index_max_len)
     monkeypatch.setattr(cmm, "MLP_CHUNK_ROWS", 64); monkeypatch.setattr(cmm, "BF16_CHUNK_ROWS", 64)
     monkeypatch.setattr(cmm, "BACKWARD_BYTES", 100 * 48 * 4)     # 100 rows of the (rows, H=48) float32 gradient
+    monkeypatch.setattr(cmm, "USE_GELU_KERNEL", False)
     torch.manual_seed(0)
     cm = ChordMixer(embed_dim=40, track_size=8, hidden_dim=48, n_layers=4, n_blocks=1)
     h = torch.randn(3, 301, 40, requires_grad=True)            # 903 rows: 14 full chunks and a short one
@@ -193,6 +198,75 @@ def test_mlp_in_row_chunks_equals_old_fused_layer(monkeypatch, index_max_len):
     with torch.no_grad(): assert torch.equal(cm(h), new[0])       # inference keeps no pre-activation: same output
     new, old = _out_and_grads(cm, h, cm, True), _out_and_grads(cm, h, lambda x: _old_backbone(cm, x), True)
     assert all(torch.equal(a, b) for a, b in zip(new, old))
+
+
+def _kernel_or_skip():
+    from findna.chordmixer import gelu_kernel
+    fn, why = gelu_kernel()
+    if fn is None: pytest.skip(f"the GELU kernel is not used on this machine: {why}")
+    return fn
+
+
+def test_gelu_kernel_equals_torch_ops_to_rounding():
+    "One pass of the compiled kernel gives torch's gelu(a) and gelu_backward(da, a) to float32 rounding."
+    from findna.chordmixer import _gelu_kernel_pass
+    fn = _kernel_or_skip()
+    gen = torch.Generator().manual_seed(3)
+    a = torch.cat([torch.randn(4093, 48, generator=gen) * 4, torch.linspace(-40, 40, 48)[None]])   # odd row count
+    a[0, :4] = torch.tensor([0., -0., 1e-38, float("nan")])
+    da0 = torch.randn(a.shape, generator=gen)
+    da = da0.clone()
+    g = _gelu_kernel_pass(fn, a, da)
+    g_ref, da_ref = F.gelu(a), torch.ops.aten.gelu_backward(da0, a)
+    assert torch.equal(g.isnan(), g_ref.isnan()) and torch.equal(da.isnan(), da_ref.isnan()) and g.isnan().sum() == 1
+    ok = ~a.isnan()
+    assert ((g - g_ref)[ok].abs() <= 1e-6 * a[ok].abs().clamp_min(1)).all()
+    assert ((da - da_ref)[ok].abs() <= 1e-6 * da0[ok].abs().clamp_min(1)).all()
+    assert not torch.equal(g[ok], g_ref[ok])                             # the kernel really ran (another exp)
+
+
+@pytest.mark.parametrize("index_max_len", [2048, 0])
+def test_gelu_kernel_backbone_equals_torch_ops_backbone(monkeypatch, index_max_len):
+    "With the kernel: outputs bitwise (the forward is untouched), gradients equal to 1e-6 of their scale."
+    import findna.chordmixer as cmm
+    _kernel_or_skip()
+    monkeypatch.setattr(cmm, "INDEX_MAX_LEN", index_max_len)
+    monkeypatch.setattr(cmm, "BACKWARD_BYTES", 100 * 48 * 4)
+    torch.manual_seed(0)
+    cm = ChordMixer(embed_dim=40, track_size=8, hidden_dim=48, n_layers=4, n_blocks=1)
+    h = torch.randn(3, 301, 40, requires_grad=True)
+    new = _out_and_grads(cm, h, cm)
+    monkeypatch.setattr(cmm, "USE_GELU_KERNEL", False)
+    old = _out_and_grads(cm, h, cm)
+    assert torch.equal(new[0], old[0])
+    assert all((a - b).abs().max() <= 1e-6 * b.abs().max() for a, b in zip(new[1:], old[1:]))
+    assert any(not torch.equal(a, b) for a, b in zip(new[1:], old[1:]))
+
+
+def test_gelu_kernel_is_built_once_and_falls_back_with_a_reason(monkeypatch, tmp_path):
+    "Built into the cache under a hashed name and reused; with no compiler, torch's ops run and the reason is given."
+    import findna.chordmixer as cmm
+    if cmm.gelu_kernel()[0] is None: pytest.skip(f"the GELU kernel is not used here: {cmm.gelu_kernel()[1]}")
+    so = cmm.build_gelu_kernel(tmp_path / "kernels")
+    assert so.parent == tmp_path / "kernels" and so.name.startswith("gelu_backward-") and so.suffix == ".so"
+    mtime = so.stat().st_mtime_ns
+    assert cmm.build_gelu_kernel(tmp_path / "kernels") == so and so.stat().st_mtime_ns == mtime   # reused
+    assert [p.name for p in so.parent.iterdir() if p.name.startswith(".")] == []                   # no temp left
+    ro = tmp_path / "read-only"; ro.mkdir(); ro.chmod(0o555)
+    with pytest.raises(PermissionError, match="read-only"): cmm.build_gelu_kernel(ro)
+    assert list(ro.iterdir()) == []                                      # untouched, also as root
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    cmm.gelu_kernel.cache_clear()
+    try:
+        fn, why = cmm.gelu_kernel()
+        assert fn is None and "no C compiler" in why and "no-such-cc" in why
+        torch.manual_seed(0)
+        cm = ChordMixer(embed_dim=40, track_size=8, hidden_dim=48, n_layers=2, n_blocks=1)
+        h = torch.randn(2, 30, 40, requires_grad=True)
+        new = _out_and_grads(cm, h, cm)                                  # torch's ops: the old layer exactly
+        assert all(torch.equal(a, b) for a, b in zip(new, _out_and_grads(cm, h, lambda x: _old_backbone(cm, x))))
+    finally:
+        monkeypatch.undo(); cmm.gelu_kernel.cache_clear()
 
 
 def test_slice_plan_rotation_equals_roll_and_its_backward_is_the_inverse(monkeypatch):
