@@ -470,7 +470,7 @@ def main():
                     r2["x_naive"], r2["mem_vs_naive"] = r2["tokens_per_s"] / r["tokens_per_s"], r2["mb_per_ktok"] / r["mb_per_ktok"]
                     if "step_s_median" in r2 and "step_s_median" in r:
                         r2["x_naive_median"] = r["step_s_median"] / r2["step_s_median"]
-                    if _paired_ratio(r2, r) is not None: r2["x_naive_paired"] = _paired_ratio(r2, r)
+                    if (paired := _paired_ratio(r2, r)) is not None: r2["x_naive_paired"] = paired
                     parts = [f"paired: {r2['x_naive_paired']:.2f}x"] if "x_naive_paired" in r2 else []
                     if "x_naive_median" in r2: parts.append(f"medians: {r2['x_naive_median']:.2f}x")
                     med = f" ({', '.join(parts)})" if parts else ""

@@ -13,13 +13,13 @@ from torch.utils.checkpoint import checkpoint
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
-from .config import UserError
+from .config import UserError, user_cache_dir
+from .runs import writable
 
 # %% auto #0
 __all__ = ['INDEX_MAX_LEN', 'USE_GELU_KERNEL', 'GELU_KERNEL_C', 'MLP_CHUNK_ROWS', 'BF16_CHUNK_ROWS', 'BACKWARD_BYTES',
            'ChordMixerError', 'group_shifts', 'rotation_index', 'rotation_plan', 'rotate', 'mixes_all_positions',
-           'dropout_mask', 'FastDropout', 'kernel_cache_dir', 'build_gelu_kernel', 'gelu_kernel', 'ChordMixerLayer',
-           'ChordMixer']
+           'dropout_mask', 'FastDropout', 'build_gelu_kernel', 'gelu_kernel', 'ChordMixerLayer', 'ChordMixer']
 
 # %% ../nbs/03_chordmixer.ipynb #709f00c9
 class ChordMixerError(UserError):
@@ -228,11 +228,6 @@ void gelu_recompute_backward(const float *restrict a, float *restrict g, float *
 """
 _CFLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-shared", "-fPIC"]
 
-def kernel_cache_dir() -> Path:
-    "Where compiled kernels live: $FINDNA_CACHE_DIR, else $XDG_CACHE_HOME/findna, else ~/.cache/findna."
-    if os.environ.get("FINDNA_CACHE_DIR"): return Path(os.environ["FINDNA_CACHE_DIR"]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "findna"
-
 def build_gelu_kernel(folder:Path, cc:str="cc") -> Path:
     "The kernel compiled for this CPU in `folder` (named by a hash of source, flags, compiler, CPU); built if absent."
     lines = Path("/proc/cpuinfo").read_text().splitlines()
@@ -242,7 +237,7 @@ def build_gelu_kernel(folder:Path, cc:str="cc") -> Path:
     if so.exists(): return so
     folder.mkdir(parents=True, exist_ok=True)
     if folder.stat().st_uid != os.getuid(): raise ChordMixerError(f"{folder} belongs to another user: no code from it")
-    if not folder.stat().st_mode & 0o200: raise PermissionError(f"{folder} is read-only: left as it is")  # root too
+    if not writable(folder): raise PermissionError(f"{folder} is read-only: left as it is")   # mode bits, root too
     src, tmp = (folder / f".{so.stem}.{os.getpid()}{ext}" for ext in (".c", ".tmp"))   # per process: builds may race
     src.write_text(GELU_KERNEL_C)
     try: run = subprocess.run([cc, *_CFLAGS, str(src), "-o", str(tmp), "-lmvec", "-lm"], capture_output=True,
@@ -277,7 +272,7 @@ def gelu_kernel() -> tuple:
     cc = os.environ.get("CC") or "cc"
     if shutil.which(cc) is None: return None, f"no C compiler `{cc}` on PATH (set CC)"
     try:
-        try: so = build_gelu_kernel(kernel_cache_dir(), cc)
+        try: so = build_gelu_kernel(user_cache_dir(), cc)
         except OSError: so = build_gelu_kernel(Path(tempfile.gettempdir()) / f"findna-kernels-{os.getuid()}", cc)
         return _load_gelu_kernel(so), None
     except (ChordMixerError, OSError, subprocess.SubprocessError) as e: return None, str(e)

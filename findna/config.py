@@ -4,7 +4,7 @@
 
 # %% ../nbs/00a_config.ipynb #c0f1a001
 from __future__ import annotations
-import argparse, dataclasses, difflib, json, re, sys, types, typing
+import argparse, dataclasses, difflib, json, os, re, sys, types, typing
 from contextlib import contextmanager
 from dataclasses import asdict, field, fields
 from functools import cache
@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['DEVICES', 'UserError', 'ConfigError', 'setting', 'convert', 'Config', 'field_types', 'shipped_path', 'split_commas',
-           'device_rule', 'resolve_device', 'choice_rule', 'expected_error', 'cli_errors', 'cli_parser', 'parse_cli',
-           'LogBar', 'progress']
+__all__ = ['DEVICES', 'UserError', 'ConfigError', 'setting', 'convert', 'Config', 'field_types', 'shipped_path', 'user_cache_dir',
+           'split_commas', 'device_rule', 'resolve_device', 'choice_rule', 'expected_error', 'cli_errors', 'cli_parser',
+           'parse_cli', 'LogBar', 'progress']
 
 # %% ../nbs/00a_config.ipynb #c0f1a002
 class UserError(ValueError):
@@ -225,6 +225,12 @@ def shipped_path(rel:str) -> Path|None:
     for root in (here.parent / "data", _installed_share()):
         if root is not None and (root / rel).exists(): return root / rel
     return None
+
+# %% ../nbs/00a_config.ipynb #de4112ea
+def user_cache_dir() -> Path:
+    "findna's cache (genome scans, compiled kernels): $FINDNA_CACHE_DIR, $XDG_CACHE_HOME/findna or ~/.cache/findna."
+    if os.environ.get("FINDNA_CACHE_DIR"): return Path(os.environ["FINDNA_CACHE_DIR"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "findna"
 
 # %% ../nbs/00a_config.ipynb #ade31240
 def split_commas(value) -> list[str]:

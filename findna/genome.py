@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 from .runs import writable
 from .alphabet import N_INDEX, AlphabetError, _LUT, encode, reverse_complement
-from .config import UserError, shipped_path
+from .config import UserError, shipped_path, user_cache_dir
 
 # %% auto #0
 __all__ = ['DEFAULT_EXCLUDE', 'DEFAULT_VAL_CHROMS', 'GenomeError', 'GenomeWarning', 'Genome', 'demo_genome_path', 'scan_genome',
@@ -164,8 +164,8 @@ def demo_genome_path() -> Path:
 
 # %% ../nbs/01_genome.ipynb #f7bc9fd2
 def _scan_cache(genome:Genome) -> Path:
-    "Where the scan of `genome` is cached: its cache_dir, else ~/.cache/findna."
-    root = genome.cache_dir or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "findna"
+    "Where the scan of `genome` is cached: its cache_dir, else findna's cache (`user_cache_dir`)."
+    root = genome.cache_dir or user_cache_dir()
     digest = hashlib.sha256(str(genome.source.resolve()).encode()).hexdigest()[:16]
     return root / f"{genome.source.name}.{digest}.scan.json"
 
