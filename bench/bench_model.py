@@ -1,7 +1,7 @@
 """Benchmark the ChordMixer backbone: training-step throughput (forward + backward + AdamW), achieved GFLOP/s
 against a dense matmul measured in the same run, and peak memory, for
 
-  ours         findna.chordmixer.ChordMixer (fused layer; gather rotation up to 2k positions, block copies beyond)
+  ours         findna.chordmixer.ChordMixer (fused layer; compiled kernels where they run, else torch's ops)
   ckpt         the same with grad_checkpoint=True (activation checkpointing: memory saving and time cost)
   eager        the same module with fused=False (eager autograd; with --eager)
   naive        a ChordMixer written the reference's way: Python loop of per-group torch.roll + cat
@@ -17,7 +17,11 @@ E = 308, H = 512, ceil(log2 L) layers per block and the reference's MTcDNA track
 block by default (--blocks), which keeps it to minutes: per-layer work is identical, so a 4-block network
 runs at 1/4 of those tokens/s.
 
-Each configuration runs in a fresh subprocess, so its peak RSS (VmHWM from /proc/self/status) is honest;
+Each configuration runs in a fresh subprocess, so its peak RSS (VmHWM from /proc/self/status) is honest, and
+without address-space randomization (personality ADDR_NO_RANDOMIZE, as `setarch -R`): with every block in the brk
+heap (--malloc tuned), a randomly placed mapping could leave the heap discontiguous, and one configuration's peak was
+bimodal from process to process (ours, paper backbone fp32: about 1,200 or 1,500 MB; 1,211-1,258 MB in three runs
+without randomization; 1,176-1,200 MB under glibc's default allocator, the reference 1,399-1,443 MB either way);
 the table shows the peak and the growth over the process after imports, and the minor page faults per step
 (kfault, thousands: fresh memory touched by the allocator; see --malloc), and `cpu`: the CPU time the step got
 divided by threads x wall time, about 1.0 on an idle machine and lower when other work shares the cores.
@@ -38,10 +42,11 @@ in a fast spell and 165-180 in a slow one, so a row whose probe range spans both
 do not slow both implementations alike: ours keeps the MLP's (rows, H) pieces in the cache, which gains most when the
 machine is fast, while the reference streams full tensors through memory and slows down less.
 
-The first line names the machine (CPU, lscpu flags avx512_bf16 / amx, torch threads, whether ours' float32
-backward runs the compiled one-pass GELU kernel or torch's two ops (FINDNA_GELU_KERNEL=0 forces the latter), load
-average); every ours and ckpt row shows ours/naive (tokens/s and MB per 1k tokens, naive measured in the same run),
-and the table is written to results/bench/bench_model.{md,json} (--out).
+The first line names the machine (CPU, lscpu flags avx512_bf16 / amx, torch threads, whether ours runs the
+compiled kernels (one-pass GELU backward, one-pass rotation) or torch's ops (FINDNA_GELU_KERNEL=0,
+FINDNA_ROTATION_KERNEL=0 force the latter), load average); every ours and ckpt row shows ours/naive (tokens/s and
+MB per 1k tokens, naive measured in the same run), and the table is written to results/bench/bench_model.{md,json}
+(--out).
 
 Usage:  python bench/bench_model.py --threads 2    (about 30 minutes on an idle 2-core machine)
         python bench/bench_model.py --quick        (under a minute: small shapes, one step)
@@ -229,12 +234,22 @@ def _profile(lengths, threads, out):
 # activation out of mmap; MALLOC_MMAP_MAX_=0 can (every block comes from the heap, freed blocks are reused).
 MALLOC_TUNED = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "68719476736"}
 
+ADDR_NO_RANDOMIZE = 0x0040000
+
+def _fixed_layout():
+    "In a worker before exec: no address-space randomization, so its heap (and peak RSS) is laid out alike every run."
+    import ctypes
+    libc = ctypes.CDLL(None)
+    current = libc.personality(0xFFFFFFFF)                               # query
+    if current != -1: libc.personality(current | ADDR_NO_RANDOMIZE)
+
+
 def _run(spec, timeout, threads=None, malloc="default"):
     env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}),
                **(MALLOC_TUNED if malloc == "tuned" else {}))
     try:
         p = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True, text=True,
-                           timeout=timeout, cwd=ROOT, env=env)
+                           timeout=timeout, cwd=ROOT, env=env, preexec_fn=_fixed_layout)
     except subprocess.TimeoutExpired:
         return dict(error=f"timeout after {timeout} s")
     if p.returncode != 0:
@@ -395,14 +410,14 @@ def main():
     flags = set(next((l.split(":", 1)[1].split() for l in Path("/proc/cpuinfo").read_text().splitlines()
                       if l.startswith("flags")), []))
     isa = " ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags) or "none listed"
-    sys.path.insert(0, str(ROOT)); from findna.chordmixer import gelu_kernel
-    fn, why = gelu_kernel()                                          # built here once, so no worker compiles it
-    kernel = "compiled" if fn else f"not used ({why})"
+    sys.path.insert(0, str(ROOT)); from findna.chordmixer import kernels
+    fns, why = kernels()                                             # built here once, so no worker compiles it
+    kernel = "compiled" if fns else f"not used ({why})"
     load0 = os.getloadavg()
     machine = (f"{time.strftime('%Y-%m-%d %H:%M')}  torch {torch.__version__}  CPU: {cpu}, {os.cpu_count()} cores; "
                f"lscpu flags: {isa}; native bf16 (oneDNN): {native_bf16}; {args.threads or torch.get_num_threads()} "
                f"torch threads; precision: fp32 and bf16 autocast{'' if full_bf16 else ' (bf16 probe rows only)'}; "
-               f"one-pass GELU backward kernel (ours, fp32): {kernel}; "
+               f"compiled kernels (ours: GELU backward, rotation): {kernel}; workers without address randomization; "
                f"load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
     print(f"# bench_model  {machine}")
     print(f"# length sweep: {args.tokens} tokens/step, {args.blocks} block(s); steps: best of {args.steps} after {args.warmup} warm-up; "

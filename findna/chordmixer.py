@@ -17,9 +17,9 @@ from .config import UserError, user_cache_dir
 from .runs import writable
 
 # %% auto #0
-__all__ = ['INDEX_MAX_LEN', 'USE_GELU_KERNEL', 'GELU_KERNEL_C', 'MLP_CHUNK_ROWS', 'BF16_CHUNK_ROWS', 'BACKWARD_BYTES',
-           'ChordMixerError', 'group_shifts', 'rotation_index', 'rotation_plan', 'rotate', 'mixes_all_positions',
-           'dropout_mask', 'FastDropout', 'build_gelu_kernel', 'gelu_kernel', 'ChordMixerLayer', 'ChordMixer']
+__all__ = ['INDEX_MAX_LEN', 'USE_GELU_KERNEL', 'USE_ROTATION_KERNEL', 'KERNELS_C', 'MLP_CHUNK_ROWS', 'BF16_CHUNK_ROWS',
+           'BACKWARD_BYTES', 'ChordMixerError', 'group_shifts', 'rotation_index', 'rotation_plan', 'build_kernels',
+           'kernels', 'rotate', 'mixes_all_positions', 'dropout_mask', 'FastDropout', 'ChordMixerLayer', 'ChordMixer']
 
 # %% ../nbs/03_chordmixer.ipynb #709f00c9
 class ChordMixerError(UserError):
@@ -97,13 +97,184 @@ def rotation_plan(L:int,                   # runtime sequence length
                   lengths:Tensor|None=None, # (B,) real lengths of a right-padded batch
                   device=None,
                  )->tuple:                 # (forward, inverse): index tensors, or slice plans `((c0, c1, s), ...)`
-    "The rotation pair the layers apply: `rotation_index` for short or per-row rotations, block slices for long ones."
+    "The rotation pair the layers apply: slice plans for shared rotations (long, or the kernel runs), else indices."
     if lengths is not None:                                              # no row padded: one shared rotation (exact)
         n = torch.as_tensor(lengths)
         if n.ndim == 1 and len(n) and not n.dtype.is_floating_point and bool((n == L).all()): lengths = None
-    if lengths is None and L > INDEX_MAX_LEN:
-        return _slice_plan(L, embed_dim, track_size, False), _slice_plan(L, embed_dim, track_size, True)
+    if lengths is None and (L > INDEX_MAX_LEN or _rotation_kernel_runs(device)):
+        plans = _slice_plan(L, embed_dim, track_size, False), _slice_plan(L, embed_dim, track_size, True)
+        if _rotation_kernel_runs(device): [_plan_tensor(p) for p in plans]   # made now, not amid the layers' tensors
+        return plans
     return rotation_index(L, embed_dim, track_size, lengths, device)
+
+# %% ../nbs/03_chordmixer.ipynb #7ecada23
+USE_GELU_KERNEL = os.environ.get("FINDNA_GELU_KERNEL", "1") != "0"   # "0": torch's gelu + gelu_backward only
+USE_ROTATION_KERNEL = os.environ.get("FINDNA_ROTATION_KERNEL", "1") != "0"   # "0": torch's gather or block copies
+KERNELS_C = r"""
+#include <stdint.h>
+#include <string.h>
+float fabsf(float); float copysignf(float, float);
+#pragma omp declare simd notinbranch
+float expf(float);
+/* cdf = Phi(x) and slope = Phi(x) + x phi(x) = gelu'(x). erf(x / sqrt 2) is the Abramowitz-Stegun 7.1.26 form of
+   torch's vectorized GELU; its exp(-x^2 / 2) also gives the normal density phi. One exponential per value. */
+#define GELU_TERMS(x, cdf, slope) do {                                                                         \
+        float z_ = (x) * 0.70710678118654752f, t_ = 1.0f / (0.3275911f * fabsf(z_) + 1.0f), e_ = expf(-z_ * z_);  \
+        float r_ = (((1.061405429f * t_ - 1.453152027f) * t_ + 1.421413741f) * t_ - 0.284496736f) * t_ + 0.254829592f; \
+        cdf = 0.5f * (1.0f + copysignf(1.0f - r_ * t_ * e_, z_));                                                 \
+        slope = cdf + (x) * e_ * 0.39894228040143268f;                                                          \
+    } while (0)
+/* One pass over n values on nt threads: g = gelu(a) and da *= gelu'(a). */
+void gelu_backward_f32(const float *restrict a, float *restrict g, float *restrict da, int64_t n, int nt) {
+    #pragma omp parallel for simd schedule(static) num_threads(nt)
+    for (int64_t i = 0; i < n; i++) {
+        float x = a[i], cdf, slope;
+        GELU_TERMS(x, cdf, slope);
+        g[i] = x * cdf;
+        da[i] *= slope;
+    }
+}
+static inline float widen(uint16_t v) { uint32_t u = (uint32_t)v << 16; float f; memcpy(&f, &u, 4); return f; }
+static inline uint16_t narrow(float f) {           /* to bf16: round to nearest even, NaN to 0x7FC0 (torch's rule) */
+    uint32_t u; memcpy(&u, &f, 4);
+    return f != f ? 0x7FC0 : (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+/* The same on bf16 values, computed in float32 and rounded once, as torch's bf16 gelu and gelu_backward do. */
+void gelu_backward_bf16(const uint16_t *restrict a, uint16_t *restrict g, uint16_t *restrict da, int64_t n, int nt) {
+    #pragma omp parallel for simd schedule(static) num_threads(nt)
+    for (int64_t i = 0; i < n; i++) {
+        float x = widen(a[i]), cdf, slope;
+        GELU_TERMS(x, cdf, slope);
+        g[i] = narrow(x * cdf);
+        da[i] = narrow(widen(da[i]) * slope);
+    }
+}
+/* Rotation: out[b, t, c0:c1] = m[b, (t + s) mod L, c0:c1] (+ h[b, t, c0:c1]) for each block (c0, c1, s) of a
+   slice plan (0 <= s < L), row by row on nt threads: one pass where torch gathers or copies, then adds.
+   h (float32) only with float32 outputs. */
+#define ROTATE(NAME, TM, TO, LOAD)                                                                              \
+void NAME(const TM *restrict m, const float *restrict h, TO *restrict out, int64_t B, int64_t L, int64_t E,     \
+          const int64_t *restrict plan, int64_t nb, int nt) {                                                   \
+    _Pragma("omp parallel for schedule(static) num_threads(nt)")                                                \
+    for (int64_t r = 0; r < B * L; r++) {                                                                       \
+        int64_t b = r / L, t = r - b * L;                                                                       \
+        TO *restrict dst = out + r * E;                                                                         \
+        for (int64_t k = 0; k < nb; k++) {                                                                      \
+            int64_t c0 = plan[3 * k], c1 = plan[3 * k + 1], u = t + plan[3 * k + 2];                            \
+            const TM *restrict src = m + (b * L + (u >= L ? u - L : u)) * E;                                    \
+            if (h) { const float *restrict hr = h + r * E;                                                      \
+                     _Pragma("omp simd") for (int64_t c = c0; c < c1; c++) dst[c] = hr[c] + LOAD(src[c]); }     \
+            else { _Pragma("omp simd") for (int64_t c = c0; c < c1; c++) dst[c] = LOAD(src[c]); }               \
+        }                                                                                                       \
+    }                                                                                                           \
+}
+ROTATE(rotate_f32, float, float, (float))
+ROTATE(rotate_bf16_f32, uint16_t, float, widen)
+ROTATE(rotate_bf16, uint16_t, uint16_t, (uint16_t))
+"""
+_CFLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-shared", "-fPIC"]
+
+def build_kernels(folder:Path, cc:str="cc") -> Path:
+    "The kernels compiled for this CPU in `folder` (named by a hash of source, flags, compiler, CPU); built if absent."
+    lines = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((l for l in lines if l.startswith(("flags", "Features"))), "")
+    key = hashlib.sha256("\n".join([KERNELS_C, *_CFLAGS, cc, platform.machine(), cpu]).encode()).hexdigest()[:16]
+    so = folder / f"kernels-{key}.so"
+    if so.exists(): return so
+    folder.mkdir(parents=True, exist_ok=True)
+    if folder.stat().st_uid != os.getuid(): raise ChordMixerError(f"{folder} belongs to another user: no code from it")
+    if not writable(folder): raise PermissionError(f"{folder} is read-only: left as it is")   # mode bits, root too
+    src, tmp = (folder / f".{so.stem}.{os.getpid()}{ext}" for ext in (".c", ".tmp"))   # per process: builds may race
+    src.write_text(KERNELS_C)
+    try: run = subprocess.run([cc, *_CFLAGS, str(src), "-o", str(tmp), "-lmvec", "-lm"], capture_output=True,
+                              text=True, timeout=120)
+    finally: src.unlink()
+    if run.returncode: raise ChordMixerError(f"`{cc}` could not build the kernels: {run.stderr.strip()[-400:]}")
+    if b"_ZGV" not in tmp.read_bytes():
+        tmp.unlink(); raise ChordMixerError(f"`{cc}` did not vectorize the GELU kernels (no vector expf from libmvec)")
+    os.replace(tmp, so)                                                  # atomic: concurrent builders are safe
+    return so
+
+_GELU_TOLERANCE = {torch.float32: 1e-5, torch.bfloat16: 2 ** -7}   # vs torch's ops, relative to max(|value|, 1)
+_ROTATIONS = {(torch.float32, torch.float32, None): "rotate_f32",      # (m, out, h dtypes): the kernel that moves them
+              (torch.float32, torch.float32, torch.float32): "rotate_f32",
+              (torch.bfloat16, torch.float32, torch.float32): "rotate_bf16_f32",
+              (torch.bfloat16, torch.bfloat16, None): "rotate_bf16"}
+
+def _check_gelu(fn, dtype):
+    "Raise unless `fn` gives torch's gelu and gelu_backward on -12..12, ±0, tiny and NaN, to _GELU_TOLERANCE."
+    a0 = torch.cat([torch.linspace(-12, 12, 4001), torch.tensor([0., -0., 1e-30, -1e-30, math.nan])]).to(dtype)
+    da0 = torch.linspace(-2, 2, a0.numel()).to(dtype)
+    g, da = torch.empty_like(a0), da0.clone()
+    fn(a0.data_ptr(), g.data_ptr(), da.data_ptr(), g.numel(), 1)
+    for ours, torchs in ((g, F.gelu(a0)), (da, torch.ops.aten.gelu_backward(da0, a0))):
+        err = ((ours.float() - torchs.float()).abs() / torchs.float().abs().clamp_min(1)).nan_to_num().max().item()
+        if err > _GELU_TOLERANCE[dtype] or not torch.equal(ours.isnan(), torchs.isnan()): raise ChordMixerError(
+            f"the compiled GELU kernel disagrees with torch in {dtype} (by {err:.1e}): not used")
+
+def _check_rotation(fn, key):
+    "Raise unless `fn` equals torch.roll per block, bit for bit, on a small odd-shaped case."
+    gen, plan = torch.Generator().manual_seed(0), ((0, 3, 0), (3, 7, 1), (7, 11, 4))
+    m, out = torch.randn(2, 5, 11, generator=gen).to(key[0]), torch.empty(2, 5, 11, dtype=key[1])
+    h = None if key[2] is None else torch.randn(2, 5, 11, generator=gen)
+    p = torch.tensor(plan)                                               # alive until the call returns
+    fn(m.data_ptr(), 0 if h is None else h.data_ptr(), out.data_ptr(), 2, 5, 11, p.data_ptr(), len(plan), 1)
+    want = torch.cat([m[..., c0:c1].roll(-s, 1) for c0, c1, s in plan], -1).to(key[1])
+    if not torch.equal(out, want if h is None else h + want): raise ChordMixerError(
+        f"the compiled rotation {_ROTATIONS[key]} disagrees with torch.roll: not used")
+
+def _load_kernels(so:Path) -> dict:
+    "The kernels of `so`, each checked against torch: {'gelu': {dtype: fn}, 'rotate': {(m, out, h dtypes): fn}}."
+    lib, fns = ctypes.CDLL(str(so)), {"gelu": {}, "rotate": {}}
+    for dtype, name in ((torch.float32, "gelu_backward_f32"), (torch.bfloat16, "gelu_backward_bf16")):
+        fn = fns["gelu"][dtype] = getattr(lib, name)
+        fn.restype, fn.argtypes = None, [ctypes.c_void_p] * 3 + [ctypes.c_int64, ctypes.c_int]
+        _check_gelu(fn, dtype)
+    for key, name in _ROTATIONS.items():
+        fn = fns["rotate"][key] = getattr(lib, name)
+        fn.restype, fn.argtypes = None, [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 3 + [ctypes.c_void_p, ctypes.c_int64,
+                                                                                       ctypes.c_int]
+        _check_rotation(fn, key)
+    return fns
+
+@lru_cache(None)
+def kernels() -> tuple:
+    "(the compiled kernels, None), or (None, why they are not used): then torch's ops run."
+    if platform.system() != "Linux": return None, f"built on Linux only, not {platform.system()}"
+    if not any("libgomp" in l for l in Path("/proc/self/maps").read_text().splitlines()):
+        return None, "torch does not run on GNU OpenMP (libgomp) here"
+    cc = os.environ.get("CC") or "cc"
+    if shutil.which(cc) is None: return None, f"no C compiler `{cc}` on PATH (set CC)"
+    try:
+        try: so = build_kernels(user_cache_dir(), cc)
+        except OSError: so = build_kernels(Path(tempfile.gettempdir()) / f"findna-kernels-{os.getuid()}", cc)
+        return _load_kernels(so), None
+    except (ChordMixerError, OSError, subprocess.SubprocessError) as e: return None, str(e)
+
+def _gelu_kernel_pass(fns:dict, a:Tensor, da:Tensor) -> Tensor:   # fns: kernels()[0]["gelu"]
+    "One pass: gelu(a), returned, and da *= gelu'(a) in place; contiguous tensors of one shape and dtype."
+    same = a.dtype == da.dtype and a.shape == da.shape
+    if not (same and a.dtype in fns and a.is_contiguous() and da.is_contiguous()):
+        raise ChordMixerError(f"the GELU kernel takes contiguous float32 or bf16 tensors of one shape and dtype: "
+                              f"{a.dtype} {tuple(a.shape)}, {da.dtype} {tuple(da.shape)}")
+    g = torch.empty_like(a)                                              # (R, H)
+    fns[a.dtype](a.data_ptr(), g.data_ptr(), da.data_ptr(), a.numel(), torch.get_num_threads())
+    return g
+
+@lru_cache(maxsize=256)
+def _plan_tensor(plan:tuple) -> Tensor:
+    return torch.tensor(plan, dtype=torch.int64).reshape(-1)            # (3 * blocks,) c0, c1, s
+
+def _rotation_kernel_runs(device) -> bool:
+    "Whether shared rotations on `device` go through the compiled kernel (then they take slice plans at every length)."
+    return USE_ROTATION_KERNEL and torch.device(device or "cpu").type == "cpu" and kernels()[0] is not None
+
+def _rotation_kernel(out:Tensor, m:Tensor, h:Tensor|None):
+    "The compiled rotation for these tensors (contiguous, one shape, CPU, a dtype it has), or None."
+    if not USE_ROTATION_KERNEL or m.device.type != "cpu" or (fns := kernels()[0]) is None: return None
+    fn = fns["rotate"].get((m.dtype, out.dtype, None if h is None else h.dtype))
+    ts = (out, m) if h is None else (out, m, h)
+    return fn if fn is not None and all(t.shape == m.shape and t.is_contiguous() for t in ts) else None
 
 # %% ../nbs/03_chordmixer.ipynb #b0f55add
 def _as_words(out:Tensor, m:Tensor, plan:tuple) -> tuple|None:
@@ -114,7 +285,13 @@ def _as_words(out:Tensor, m:Tensor, plan:tuple) -> tuple|None:
     return out.view(torch.int64), m.view(torch.int64), tuple((c0 // k, c1 // k, s) for c0, c1, s in plan)
 
 def _rotate_into(out:Tensor, m:Tensor, plan:tuple, h:Tensor|None=None) -> Tensor:
-    "`out = rotate(m)` (`+ h` when given) by block copies: per channel block, two slices along L (one when s = 0)."
+    "`out = rotate(m)` (`+ h` when given): the kernel, else block copies (per channel block, two slices along L)."
+    fn = _rotation_kernel(out, m, h) if h is not None or m.shape[1] <= INDEX_MAX_LEN else None   # long copies: blocks
+    if fn is not None:
+        (B, L, E), p = m.shape, _plan_tensor(plan)
+        fn(m.data_ptr(), 0 if h is None else h.data_ptr(), out.data_ptr(), B, L, E, p.data_ptr(), len(plan),
+           torch.get_num_threads())
+        return out
     if h is None and (words := _as_words(out, m, plan)) is not None:   # a copy of 2-byte values: move whole words
         _rotate_into(*words); return out
     L = m.shape[1]
@@ -204,87 +381,6 @@ class FastDropout(nn.Dropout):
         return _Masked.apply(x, keep, scale)
 
 
-# %% ../nbs/03_chordmixer.ipynb #7ecada23
-USE_GELU_KERNEL = os.environ.get("FINDNA_GELU_KERNEL", "1") != "0"   # "0": torch's gelu + gelu_backward only
-GELU_KERNEL_C = r"""
-#include <stdint.h>
-float fabsf(float); float copysignf(float, float);
-#pragma omp declare simd notinbranch
-float expf(float);
-/* g = gelu(a) and da *= gelu'(a), one pass over n float32 values on nt threads. erf(a / sqrt 2) is the
-   Abramowitz-Stegun 7.1.26 form of torch's vectorized GELU; its exp(-a^2 / 2) also gives the normal density. */
-void gelu_recompute_backward(const float *restrict a, float *restrict g, float *restrict da, int64_t n, int nt) {
-    const float p = 0.3275911f, p1 = 0.254829592f, p2 = -0.284496736f, p3 = 1.421413741f, p4 = -1.453152027f,
-                p5 = 1.061405429f, alpha = 0.70710678118654752f, beta = 0.39894228040143268f;
-    #pragma omp parallel for simd schedule(static) num_threads(nt)
-    for (int64_t i = 0; i < n; i++) {
-        float x = a[i], z = x * alpha, t = 1.0f / (p * fabsf(z) + 1.0f), e = expf(-z * z);
-        float r = (((p5 * t + p4) * t + p3) * t + p2) * t + p1;
-        float cdf = 0.5f * (1.0f + copysignf(1.0f - r * t * e, z));
-        g[i] = x * cdf;
-        da[i] *= cdf + x * e * beta;
-    }
-}
-"""
-_CFLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-shared", "-fPIC"]
-
-def build_gelu_kernel(folder:Path, cc:str="cc") -> Path:
-    "The kernel compiled for this CPU in `folder` (named by a hash of source, flags, compiler, CPU); built if absent."
-    lines = Path("/proc/cpuinfo").read_text().splitlines()
-    cpu = next((l for l in lines if l.startswith(("flags", "Features"))), "")
-    key = hashlib.sha256("\n".join([GELU_KERNEL_C, *_CFLAGS, cc, platform.machine(), cpu]).encode()).hexdigest()[:16]
-    so = folder / f"gelu_backward-{key}.so"
-    if so.exists(): return so
-    folder.mkdir(parents=True, exist_ok=True)
-    if folder.stat().st_uid != os.getuid(): raise ChordMixerError(f"{folder} belongs to another user: no code from it")
-    if not writable(folder): raise PermissionError(f"{folder} is read-only: left as it is")   # mode bits, root too
-    src, tmp = (folder / f".{so.stem}.{os.getpid()}{ext}" for ext in (".c", ".tmp"))   # per process: builds may race
-    src.write_text(GELU_KERNEL_C)
-    try: run = subprocess.run([cc, *_CFLAGS, str(src), "-o", str(tmp), "-lmvec", "-lm"], capture_output=True,
-                              text=True, timeout=120)
-    finally: src.unlink()
-    if run.returncode: raise ChordMixerError(f"`{cc}` could not build the GELU kernel: {run.stderr.strip()[-400:]}")
-    if b"_ZGV" not in tmp.read_bytes():
-        tmp.unlink(); raise ChordMixerError(f"`{cc}` did not vectorize the GELU kernel (no vector expf from libmvec)")
-    os.replace(tmp, so)                                                  # atomic: concurrent builders are safe
-    return so
-
-def _load_gelu_kernel(so:Path):
-    "The kernel's function from `so`, after a check against torch's ops on values from -12 to 12, ±0, tiny and NaN."
-    fn = ctypes.CDLL(str(so)).gelu_recompute_backward
-    fn.restype, fn.argtypes = None, [ctypes.c_void_p] * 3 + [ctypes.c_int64, ctypes.c_int]
-    a = torch.cat([torch.linspace(-12, 12, 4001), torch.tensor([0., -0., 1e-30, -1e-30, math.nan])])
-    da0 = torch.linspace(-2, 2, a.numel())
-    g, da = torch.empty_like(a), da0.clone()
-    fn(a.data_ptr(), g.data_ptr(), da.data_ptr(), a.numel(), 1)
-    for ours, torchs in ((g, F.gelu(a)), (da, torch.ops.aten.gelu_backward(da0, a))):
-        err = (ours - torchs).nan_to_num().abs().max().item()
-        if err > 1e-5 or not torch.equal(ours.isnan(), torchs.isnan()): raise ChordMixerError(
-            f"the compiled GELU kernel disagrees with torch (by {err:.1e}): not used")
-    return fn
-
-@lru_cache(None)
-def gelu_kernel() -> tuple:
-    "(the compiled float32 GELU recompute-and-backward, None), or (None, why it is not used): then torch's ops run."
-    if platform.system() != "Linux": return None, f"built on Linux only, not {platform.system()}"
-    if not any("libgomp" in l for l in Path("/proc/self/maps").read_text().splitlines()):
-        return None, "torch does not run on GNU OpenMP (libgomp) here"
-    cc = os.environ.get("CC") or "cc"
-    if shutil.which(cc) is None: return None, f"no C compiler `{cc}` on PATH (set CC)"
-    try:
-        try: so = build_gelu_kernel(user_cache_dir(), cc)
-        except OSError: so = build_gelu_kernel(Path(tempfile.gettempdir()) / f"findna-kernels-{os.getuid()}", cc)
-        return _load_gelu_kernel(so), None
-    except (ChordMixerError, OSError, subprocess.SubprocessError) as e: return None, str(e)
-
-def _gelu_kernel_pass(fn, a:Tensor, da:Tensor) -> Tensor:
-    "gelu(a), and da *= gelu'(a) in place, by the kernel `fn`: contiguous float32 CPU tensors of one shape."
-    if not (a.dtype == da.dtype == torch.float32 and a.is_contiguous() and da.is_contiguous() and a.shape == da.shape):
-        raise ChordMixerError(f"the GELU kernel takes contiguous float32 tensors of one shape: {a.shape}, {da.shape}")
-    g = torch.empty_like(a)                                              # (R, H)
-    fn(a.data_ptr(), g.data_ptr(), da.data_ptr(), a.numel(), torch.get_num_threads())
-    return g
-
 # %% ../nbs/03_chordmixer.ipynb #a78cb99a
 MLP_CHUNK_ROWS = 2048   # tokens per pass of the MLP in float32: a chunk's (rows, H) intermediates stay in the cache
 BF16_CHUNK_ROWS = 16384 # bf16 matmuls on few rows run below speed (paper network at 2,048: 0.91x the reference)
@@ -312,9 +408,10 @@ def _fused_forward(h, w1, b1, w2, b2, fwd, keep_a:bool) -> tuple:
             a_r = torch.addmm(b1, x[r], w1.t(), out=None if a is None else a[r])
             torch.addmm(b2, F.gelu(a_r), w2.t(), out=m[r])
         m = m.view(B, L, E)
-        if m.dtype != y.dtype: y.copy_(_permute(m, fwd)).add_(h)         # autocast: rotate in bf16, widen, add
-        elif isinstance(fwd, Tensor): _permute(m, fwd, out=y).add_(h)       # gather, then the residual add in place
-        else: _rotate_into(y, m, fwd, h)                                 # block copies: rotate + add in one pass
+        if isinstance(fwd, tuple) and (m.dtype == y.dtype or _rotation_kernel(y, m, h)):
+            _rotate_into(y, m, fwd, h)                                   # kernel or block copies: rotate + add at once
+        elif m.dtype != y.dtype: y.copy_(_permute(m, fwd)).add_(h)       # autocast: rotate in bf16, widen, add
+        else: _permute(m, fwd, out=y).add_(h)                            # gather, then the residual add in place
     return y, x, a, w1, w2, dt
 
 def _accumulate(acc:Tensor|None, part:Tensor) -> Tensor:
@@ -346,14 +443,15 @@ class _FusedLayer(torch.autograd.Function):
             dw1 = db1 = dw2 = db2 = None
             # bf16 in one piece: weight gradients summed over chunks would round to bf16 at every chunk
             rows = max(1, BACKWARD_BYTES // (a.shape[1] * a.element_size())) if ctx.dtype is None else B * L
-            fn = gelu_kernel()[0] if USE_GELU_KERNEL and a.dtype == torch.float32 and a.device.type == "cpu" else None
+            fns = kernels()[0] if USE_GELU_KERNEL and a.device.type == "cpu" else None
+            fns = fns["gelu"] if fns is not None and a.dtype in fns["gelu"] else None
             for r in _row_chunks(B * L, rows):
                 dm_r, a_r = dm[r], a[r]
-                if fn is None and need[3]: dw2 = _accumulate(dw2, dm_r.t().mm(F.gelu(a_r)))   # recomputed, not kept
+                if fns is None and need[3]: dw2 = _accumulate(dw2, dm_r.t().mm(F.gelu(a_r)))   # recomputed, not kept
                 da = dm_r.mm(w2)                                         # (R, H)
-                if fn is None: torch.ops.aten.gelu_backward.grad_input(da, a_r, grad_input=da)   # in place
+                if fns is None: torch.ops.aten.gelu_backward.grad_input(da, a_r, grad_input=da)   # in place
                 else:                                                    # gelu(a) and da *= gelu'(a), one pass
-                    g = _gelu_kernel_pass(fn, a_r, da)
+                    g = _gelu_kernel_pass(fns, a_r, da)
                     if need[3]: dw2 = _accumulate(dw2, dm_r.t().mm(g))
                     del g                                                # before the next (R, H) product
                 if need[4]: db2 = _accumulate(db2, dm_r.sum(0))

@@ -161,12 +161,14 @@ def _out_and_grads(cm, h, f, bf16=False):
     return [y.detach()] + list(torch.autograd.grad((y.float() * w).sum(), [h, *cm.parameters()]))
 
 
+@pytest.mark.parametrize("rotation_kernel", [True, False])  # the compiled rotation (where it runs), torch's ops
 @pytest.mark.parametrize("index_max_len", [2048, 0])      # the default choice, and block copies forced at every length
 @pytest.mark.parametrize("L,E,g,H", [(300, 40, 8, 32), (1010, 132, 12, 64), (2500, 30, 4, 16), (64, 12, 4, 8)])
-def test_new_path_equals_old_fused_layer_bitwise(monkeypatch, index_max_len, L, E, g, H):
+def test_new_path_equals_old_fused_layer_bitwise(monkeypatch, rotation_kernel, index_max_len, L, E, g, H):
     "Outputs and all gradients of the backbone equal the pre-issue-27 fused layer's exactly, fp32 and bf16 autocast."
     import findna.chordmixer as cmm
     monkeypatch.setattr(cmm, "INDEX_MAX_LEN", index_max_len)
+    monkeypatch.setattr(cmm, "USE_ROTATION_KERNEL", rotation_kernel)
     monkeypatch.setattr(cmm, "MLP_CHUNK_ROWS", 10 ** 9)    # one chunk: the same operations on the same operands
     monkeypatch.setattr(cmm, "BACKWARD_BYTES", 10 ** 12)
     monkeypatch.setattr(cmm, "USE_GELU_KERNEL", False)
@@ -174,7 +176,7 @@ def test_new_path_equals_old_fused_layer_bitwise(monkeypatch, index_max_len, L, 
     cm = ChordMixer(embed_dim=E, track_size=g, hidden_dim=H, n_layers=3, n_blocks=1)
     h = torch.randn(2, L, E, requires_grad=True)
     plan = cmm.rotation_plan(L, E, g)
-    assert isinstance(plan[0], tuple) == (L > index_max_len)
+    assert isinstance(plan[0], tuple) == (L > index_max_len or (rotation_kernel and cmm.kernels()[0] is not None))
     for bf16 in (False, True):
         new, old = _out_and_grads(cm, h, cm, bf16), _out_and_grads(cm, h, lambda x: _old_backbone(cm, x), bf16)
         assert new[0].dtype == torch.float32
@@ -200,17 +202,17 @@ def test_mlp_in_row_chunks_equals_old_fused_layer(monkeypatch, index_max_len):
     assert all(torch.equal(a, b) for a, b in zip(new, old))
 
 
-def _kernel_or_skip():
-    from findna.chordmixer import gelu_kernel
-    fn, why = gelu_kernel()
-    if fn is None: pytest.skip(f"the GELU kernel is not used on this machine: {why}")
-    return fn
+def _kernels_or_skip():
+    from findna.chordmixer import kernels
+    fns, why = kernels()
+    if fns is None: pytest.skip(f"the compiled kernels are not used on this machine: {why}")
+    return fns
 
 
 def test_gelu_kernel_equals_torch_ops_to_rounding():
     "One pass of the compiled kernel gives torch's gelu(a) and gelu_backward(da, a) to float32 rounding."
     from findna.chordmixer import _gelu_kernel_pass
-    fn = _kernel_or_skip()
+    fn = _kernels_or_skip()["gelu"]
     gen = torch.Generator().manual_seed(3)
     a = torch.cat([torch.randn(4093, 48, generator=gen) * 4, torch.linspace(-40, 40, 48)[None]])   # odd row count
     a[0, :4] = torch.tensor([0., -0., 1e-38, float("nan")])
@@ -223,50 +225,82 @@ def test_gelu_kernel_equals_torch_ops_to_rounding():
     assert ((g - g_ref)[ok].abs() <= 1e-6 * a[ok].abs().clamp_min(1)).all()
     assert ((da - da_ref)[ok].abs() <= 1e-6 * da0[ok].abs().clamp_min(1)).all()
     assert not torch.equal(g[ok], g_ref[ok])                             # the kernel really ran (another exp)
+    # bf16: computed in float32 and rounded once, like torch's bf16 ops; exp's last float32 bit (glibc's, not Sleef's)
+    # shows in the rounding of some small outputs: most values equal, none more than one bf16 ulp apart
+    a16, da16 = a.bfloat16(), da0.bfloat16()
+    g_ref, da_ref = F.gelu(a16), torch.ops.aten.gelu_backward(da16, a16)
+    g = _gelu_kernel_pass(fn, a16, da16)
+    assert g.dtype == da16.dtype == torch.bfloat16 and torch.equal(g.isnan(), g_ref.isnan())
+    for ours, ref in ((g, g_ref), (da16, da_ref)):
+        ours, ref = ours[ok].float(), ref[ok].float()
+        assert ((ours - ref).abs() <= 2 ** -7 * ref.abs().clamp_min(1e-3)).all()   # at most one bf16 ulp
+        assert (ours == ref).float().mean() > 0.8
+    with pytest.raises(Exception, match="contiguous float32 or bf16"): _gelu_kernel_pass(fn, a.double(), da0.double())
 
 
 @pytest.mark.parametrize("index_max_len", [2048, 0])
 def test_gelu_kernel_backbone_equals_torch_ops_backbone(monkeypatch, index_max_len):
-    "With the kernel: outputs bitwise (the forward is untouched), gradients equal to 1e-6 of their scale."
+    "With the kernel: outputs bitwise (the forward is untouched), gradients equal to 1e-6 of their scale (bf16: 1e-2)."
     import findna.chordmixer as cmm
-    _kernel_or_skip()
+    _kernels_or_skip()
     monkeypatch.setattr(cmm, "INDEX_MAX_LEN", index_max_len)
     monkeypatch.setattr(cmm, "BACKWARD_BYTES", 100 * 48 * 4)
     torch.manual_seed(0)
     cm = ChordMixer(embed_dim=40, track_size=8, hidden_dim=48, n_layers=4, n_blocks=1)
     h = torch.randn(3, 301, 40, requires_grad=True)
-    new = _out_and_grads(cm, h, cm)
+    new, new16 = _out_and_grads(cm, h, cm), _out_and_grads(cm, h, cm, True)
     monkeypatch.setattr(cmm, "USE_GELU_KERNEL", False)
-    old = _out_and_grads(cm, h, cm)
-    assert torch.equal(new[0], old[0])
-    assert all((a - b).abs().max() <= 1e-6 * b.abs().max() for a, b in zip(new[1:], old[1:]))
-    assert any(not torch.equal(a, b) for a, b in zip(new[1:], old[1:]))
+    old, old16 = _out_and_grads(cm, h, cm), _out_and_grads(cm, h, cm, True)
+    for new, old, tol in ((new, old, 1e-6), (new16, old16, 1e-2)):
+        assert torch.equal(new[0], old[0])
+        assert all((a - b).abs().max() <= tol * b.abs().max() for a, b in zip(new[1:], old[1:]))
+        assert any(not torch.equal(a, b) for a, b in zip(new[1:], old[1:]))
 
 
 def test_gelu_kernel_is_built_once_and_falls_back_with_a_reason(monkeypatch, tmp_path):
     "Built into the cache under a hashed name and reused; with no compiler, torch's ops run and the reason is given."
     import findna.chordmixer as cmm
-    if cmm.gelu_kernel()[0] is None: pytest.skip(f"the GELU kernel is not used here: {cmm.gelu_kernel()[1]}")
-    so = cmm.build_gelu_kernel(tmp_path / "kernels")
-    assert so.parent == tmp_path / "kernels" and so.name.startswith("gelu_backward-") and so.suffix == ".so"
+    _kernels_or_skip()
+    so = cmm.build_kernels(tmp_path / "kernels")
+    assert so.parent == tmp_path / "kernels" and so.name.startswith("kernels-") and so.suffix == ".so"
     mtime = so.stat().st_mtime_ns
-    assert cmm.build_gelu_kernel(tmp_path / "kernels") == so and so.stat().st_mtime_ns == mtime   # reused
+    assert cmm.build_kernels(tmp_path / "kernels") == so and so.stat().st_mtime_ns == mtime   # reused
     assert [p.name for p in so.parent.iterdir() if p.name.startswith(".")] == []                   # no temp left
     ro = tmp_path / "read-only"; ro.mkdir(); ro.chmod(0o555)
-    with pytest.raises(PermissionError, match="read-only"): cmm.build_gelu_kernel(ro)
+    with pytest.raises(PermissionError, match="read-only"): cmm.build_kernels(ro)
     assert list(ro.iterdir()) == []                                      # untouched, also as root
     monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
-    cmm.gelu_kernel.cache_clear()
+    cmm.kernels.cache_clear()
     try:
-        fn, why = cmm.gelu_kernel()
-        assert fn is None and "no C compiler" in why and "no-such-cc" in why
+        fns, why = cmm.kernels()
+        assert fns is None and "no C compiler" in why and "no-such-cc" in why
+        assert isinstance(cmm.rotation_plan(300, 40, 8)[0], torch.Tensor)   # short rotations gather, as before
         torch.manual_seed(0)
         cm = ChordMixer(embed_dim=40, track_size=8, hidden_dim=48, n_layers=2, n_blocks=1)
         h = torch.randn(2, 30, 40, requires_grad=True)
         new = _out_and_grads(cm, h, cm)                                  # torch's ops: the old layer exactly
         assert all(torch.equal(a, b) for a, b in zip(new, _out_and_grads(cm, h, lambda x: _old_backbone(cm, x))))
     finally:
-        monkeypatch.undo(); cmm.gelu_kernel.cache_clear()
+        monkeypatch.undo(); cmm.kernels.cache_clear()
+
+
+@pytest.mark.parametrize("L,E,g", [(301, 40, 8), (1, 12, 4), (100, 7, 3), (1010, 132, 12), (77, 308, 18)])
+def test_rotation_kernel_equals_torch_bitwise(L, E, g):
+    "The compiled rotation moves exactly what torch's gather does: copies and rotate + add, float32 and bf16."
+    import findna.chordmixer as cmm
+    rot = _kernels_or_skip()["rotate"]
+    gen = torch.Generator().manual_seed(L)
+    m, h = torch.randn(3, L, E, generator=gen), torch.randn(3, L, E, generator=gen)
+    for inverse in (False, True):
+        plan, index = cmm._slice_plan(L, E, g, inverse), rotation_index(L, E, g)[int(inverse)]
+        want = _permute(m, index)
+        for m_, out, h_, ref in ((m, torch.empty_like(m), None, want), (m, torch.empty_like(m), h, want + h),
+                                 (m.bfloat16(), torch.empty_like(m), h, want.bfloat16().float() + h),
+                                 (m.bfloat16(), torch.empty_like(m.bfloat16()), None, want.bfloat16())):
+            assert cmm._rotation_kernel(out, m_, h_) is rot[(m_.dtype, out.dtype, None if h_ is None else h_.dtype)]
+            assert cmm._rotate_into(out, m_, plan, h_) is out and torch.equal(out, ref), (L, E, g, m_.dtype, h_ is None)
+    assert cmm._rotation_kernel(torch.empty_like(m), torch.randn(3, L, 2 * E)[..., ::2], None) is None   # strided
+    assert cmm._rotation_kernel(torch.empty_like(m).double(), m.double(), None) is None   # torch's copies instead
 
 
 def test_slice_plan_rotation_equals_roll_and_its_backward_is_the_inverse(monkeypatch):
