@@ -266,6 +266,11 @@ def test_gelu_kernel_is_built_once_and_falls_back_with_a_reason(monkeypatch, tmp
     mtime = so.stat().st_mtime_ns
     assert cmm.build_kernels(tmp_path / "kernels") == so and so.stat().st_mtime_ns == mtime   # reused
     assert [p.name for p in so.parent.iterdir() if p.name.startswith(".")] == []                   # no temp left
+    def disagree(*a): raise cmm.ChordMixerError("disagrees with torch.roll")
+    monkeypatch.setattr(cmm, "_check_rotation", disagree)                # a binary that fails its check ...
+    with pytest.raises(cmm.ChordMixerError, match="disagrees"): cmm.build_kernels(tmp_path / "other")
+    assert list((tmp_path / "other").iterdir()) == []                    # ... is never installed
+    monkeypatch.undo()
     ro = tmp_path / "read-only"; ro.mkdir(); ro.chmod(0o555)
     with pytest.raises(PermissionError, match="read-only"): cmm.build_kernels(ro)
     assert list(ro.iterdir()) == []                                      # untouched, also as root
