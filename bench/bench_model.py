@@ -17,11 +17,13 @@ E = 308, H = 512, ceil(log2 L) layers per block and the reference's MTcDNA track
 block by default (--blocks), which keeps it to minutes: per-layer work is identical, so a 4-block network
 runs at 1/4 of those tokens/s.
 
-Each configuration runs in a fresh subprocess, so its peak RSS (VmHWM from /proc/self/status) is honest, and
-without address-space randomization (personality ADDR_NO_RANDOMIZE, as `setarch -R`): with every block in the brk
-heap (--malloc tuned), a randomly placed mapping could leave the heap discontiguous, and one configuration's peak was
-bimodal from process to process (ours, paper backbone fp32: about 1,200 or 1,500 MB; 1,211-1,258 MB in three runs
-without randomization; 1,176-1,200 MB under glibc's default allocator, the reference 1,399-1,443 MB either way);
+Each configuration runs in a fresh subprocess, so its peak RSS (VmHWM from /proc/self/status) is honest, without
+address-space randomization (personality ADDR_NO_RANDOMIZE, as `setarch -R`). The peak memory of ours, naive and
+ckpt comes from processes of their own under glibc's default allocator (--mem-malloc), the one users run: with every
+block in the brk heap (--malloc tuned, which the timed processes use) the heap's high-water mark depends on its layout,
+and one configuration's peak jumped from process to process (ours, paper backbone fp32: about 1,200, 1,400 or 1,500
+MB, with or without address randomization; 1,176-1,200 MB in four processes under the default allocator, the
+reference 1,399-1,443 MB under either);
 the table shows the peak and the growth over the process after imports, and the minor page faults per step
 (kfault, thousands: fresh memory touched by the allocator; see --malloc), and `cpu`: the CPU time the step got
 divided by threads x wall time, about 1.0 on an idle machine and lower when other work shares the cores.
@@ -257,20 +259,28 @@ def _run(spec, timeout, threads=None, malloc="default"):
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def _run_once(spec, args):
+def _run_once(spec, args, malloc=None):
     "One fresh process; rerun it (keep the faster) when it got under 90 % of its cores."
-    r = _run(spec, args.timeout, args.threads, args.malloc)
+    r = _run(spec, args.timeout, args.threads, malloc or args.malloc)
     for _ in range(args.retries):                                # the row shared its cores: measure it again
         if "error" in r or r["cpu_share"] >= 0.9: break
-        again = _run(spec, args.timeout, args.threads, args.malloc)
+        again = _run(spec, args.timeout, args.threads, malloc or args.malloc)
         if "error" not in again and again["step_s"] < r["step_s"]: r = again
     return r
 
 
-def _measure(spec, args):
+def _measure(spec, args, malloc=None):
     "One row in fresh processes: --repeats of them for ours and naive (median), one for the others."
     n = args.repeats if spec["impl"] in ("ours", "naive") else 1
-    return _summarise(spec, [_run_once(spec, args) for _ in range(n)])
+    return _summarise(spec, [_run_once(spec, args, malloc) for _ in range(n)])
+
+
+def _memory_apart(spec, args, r):
+    "A timed row's peak memory replaced by that of a process of its own under --mem-malloc (as ours' and naive's)."
+    m = _measure(dict(spec, steps=1), args, args.mem_malloc)
+    if "error" not in r and "error" not in m:
+        r.update(peak_mb=m["peak_mb"], base_mb=m["base_mb"], mem_malloc=args.mem_malloc)
+    return r
 
 
 def _paired_ratio(ours, naive) -> float|None:
@@ -282,7 +292,7 @@ def _paired_ratio(ours, naive) -> float|None:
 
 def _measure_pair(pair, args):
     "ours and its naive row: peak memory from fresh processes of their own, speed from one process running both."
-    mem = [_measure(dict(s, steps=1), args) for s in pair]
+    mem = [dict(_measure(dict(s, steps=1), args, args.mem_malloc), mem_malloc=args.mem_malloc) for s in pair]
     if any("error" in m for m in mem): return mem
     speed = _run(dict(impl="pair", specs=pair, steps=args.steps, warmup=args.warmup), 3 * args.timeout, args.threads,
                  args.malloc)
@@ -381,6 +391,9 @@ def main():
     ap.add_argument("--malloc", choices=["tuned", "default"], default="tuned",
                     help="tuned: keep freed memory in the glibc heap (MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_), so "
                          "each step does not page-fault its activations in again; applied to every implementation")
+    ap.add_argument("--mem-malloc", choices=["tuned", "default"], default="default",
+                    help="allocator of the processes that measure ours', naive's and ckpt's peak memory (default: "
+                         "glibc's default, what users run; the tuned heap's high-water mark depends on its layout)")
     ap.add_argument("--profile", type=int, nargs="+", metavar="L",
                     help="only profile one layer per op at these lengths (ours and naive, fp32 and bf16), write OUT-profile.txt")
     ap.add_argument("--index-max-len", type=int, default=None,
@@ -421,7 +434,7 @@ def main():
                f"load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
     print(f"# bench_model  {machine}")
     print(f"# length sweep: {args.tokens} tokens/step, {args.blocks} block(s); steps: best of {args.steps} after {args.warmup} warm-up; "
-          f"malloc: {args.malloc}")
+          f"malloc: {args.malloc} (speed), {args.mem_malloc} (memory)")
 
     peaks = {}
     for dt in ("fp32", "bf16"):
@@ -467,6 +480,7 @@ def main():
             pair = [s] + [n for n in specs if s["impl"] == "ours" and n["impl"] == "naive"
                           and (n["name"], n["dtype"]) == (s["name"], s["dtype"])]
             r, *rest = _measure_pair(pair, args) if len(pair) == 2 else [_measure(s, args)]
+            if s["impl"] == "ckpt": r = _memory_apart(s, args, r)
             done.update({id(n): rn for n, rn in zip(pair[1:], rest)})
         rows.append((s, r))
         layers = f"{s['tf_layers']}" if s["impl"] == "transformer" else f"{s['blocks']}x{s['n_layers']}"
