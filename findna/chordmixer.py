@@ -101,9 +101,9 @@ def rotation_plan(L:int,                   # runtime sequence length
     if lengths is not None:                                              # no row padded: one shared rotation (exact)
         n = torch.as_tensor(lengths)
         if n.ndim == 1 and len(n) and not n.dtype.is_floating_point and bool((n == L).all()): lengths = None
-    if lengths is None and (L > INDEX_MAX_LEN or _rotation_kernel_runs(device)):
+    if lengths is None and ((kernel := _rotation_kernel_runs(device)) or L > INDEX_MAX_LEN):
         plans = _slice_plan(L, embed_dim, track_size, False), _slice_plan(L, embed_dim, track_size, True)
-        if _rotation_kernel_runs(device): [_plan_tensor(p) for p in plans]   # made now, not amid the layers' tensors
+        if kernel: [_plan_tensor(p) for p in plans]                      # made now, not amid the layers' tensors
         return plans
     return rotation_index(L, embed_dim, track_size, lengths, device)
 

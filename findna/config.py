@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['DEVICES', 'UserError', 'ConfigError', 'setting', 'convert', 'Config', 'field_types', 'shipped_path', 'user_cache_dir',
-           'split_commas', 'device_rule', 'resolve_device', 'choice_rule', 'expected_error', 'cli_errors', 'cli_parser',
-           'parse_cli', 'LogBar', 'progress']
+__all__ = ['DEVICES', 'UserError', 'ConfigError', 'setting', 'convert', 'Config', 'field_types', 'shipped_path', 'split_commas',
+           'device_rule', 'resolve_device', 'choice_rule', 'expected_error', 'cli_errors', 'cli_parser', 'parse_cli',
+           'LogBar', 'progress', 'user_cache_dir']
 
 # %% ../nbs/00a_config.ipynb #c0f1a002
 class UserError(ValueError):
@@ -226,12 +226,6 @@ def shipped_path(rel:str) -> Path|None:
         if root is not None and (root / rel).exists(): return root / rel
     return None
 
-# %% ../nbs/00a_config.ipynb #de4112ea
-def user_cache_dir() -> Path:
-    "findna's cache (genome scans, compiled kernels): $FINDNA_CACHE_DIR, $XDG_CACHE_HOME/findna or ~/.cache/findna."
-    if os.environ.get("FINDNA_CACHE_DIR"): return Path(os.environ["FINDNA_CACHE_DIR"]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "findna"
-
 # %% ../nbs/00a_config.ipynb #ade31240
 def split_commas(value) -> list[str]:
     "The items of a comma list: `'a, b,'` → ['a', 'b']; a list or a number is taken item by item."
@@ -358,3 +352,9 @@ def progress(iterable=None, file=None, **kwargs):
     if notebook or getattr(stream, "isatty", lambda: False)():
         return _auto_tqdm(iterable, file=file, **kwargs)
     return LogBar(iterable, file=stream, **kwargs)
+
+# %% ../nbs/00a_config.ipynb #de4112ea
+def user_cache_dir() -> Path:
+    "findna's cache (genome scans, compiled kernels): $FINDNA_CACHE_DIR, $XDG_CACHE_HOME/findna or ~/.cache/findna."
+    if os.environ.get("FINDNA_CACHE_DIR"): return Path(os.environ["FINDNA_CACHE_DIR"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "findna"
