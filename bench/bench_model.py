@@ -5,7 +5,8 @@ against a dense matmul measured in the same run, and peak memory, for
   ckpt         the same with grad_checkpoint=True (activation checkpointing: memory saving and time cost)
   eager        the same module with fused=False (eager autograd; with --eager)
   naive        a ChordMixer written the reference's way: Python loop of per-group torch.roll + cat
-  floor        only the six matmuls of each layer (no element-wise work, no autograd): an upper bound
+  floor        only the six matmuls of each layer, by the routines ours uses (torch's, or oneDNN's float32 linear
+               where findna.chordmixer.onednn_linear() says so; no element-wise work, no autograd): an upper bound
   transformer  torch.nn.TransformerEncoder (pre-LN, GELU, d_model=E, 4 heads, FF=4E) with about the same
                number of parameters as the ChordMixer it is compared with
 
@@ -46,7 +47,8 @@ machine is fast, while the reference streams full tensors through memory and slo
 
 The first line names the machine (CPU, lscpu flags avx512_bf16 / amx, torch threads, whether ours runs the
 compiled kernels (one-pass GELU backward, one-pass rotation) or torch's ops (FINDNA_GELU_KERNEL=0,
-FINDNA_ROTATION_KERNEL=0 force the latter), load average); every ours and ckpt row shows ours/naive (tokens/s and
+FINDNA_ROTATION_KERNEL=0 force the latter), whose float32 matmuls ours uses (oneDNN's linear or torch's;
+FINDNA_ONEDNN=0 or 1 forces), load average); every ours and ckpt row shows ours/naive (tokens/s and
 MB per 1k tokens, naive measured in the same run), and the table is written to results/bench/bench_model.{md,json}
 (--out).
 
@@ -82,24 +84,35 @@ def _matmul_worker(spec):
     dt = dict(fp32=torch.float32, bf16=torch.bfloat16)[spec["dtype"]]
     n = spec["n"]
     a, b = torch.randn(n, n).to(dt), torch.randn(n, n).to(dt)
-    a @ b
+    if spec.get("onednn"):                                               # float32 through oneDNN's linear: a @ b.T
+        sys.path.insert(0, str(ROOT)); from findna.chordmixer import _linear
+        mul = lambda: _linear(a, b)
+    else: mul = lambda: a @ b
+    mul()
     best, reps, t_end = math.inf, 0, time.perf_counter() + spec.get("budget_s", 3.0)
     while reps < 3 or (time.perf_counter() < t_end and reps < 20):
-        t = time.perf_counter(); a @ b; best = min(best, time.perf_counter() - t); reps += 1
+        t = time.perf_counter(); mul(); best = min(best, time.perf_counter() - t); reps += 1
     return dict(gflops=2 * n ** 3 / best / 1e9, reps=reps)
 
 
 def _gemm_floor(spec):
-    "Only the six matmuls of every ChordMixer layer (forward, input grad, weight grad), with fresh outputs."
+    "The six matmuls of every ChordMixer layer (forward, input grad, weight grad) by ours' routines, fresh outputs."
     import torch
+    sys.path.insert(0, str(ROOT)); from findna.chordmixer import _linear, onednn_linear
     N, E, H, layers = spec["B"] * spec["L"], spec["E"], spec["H"], spec["n_layers"] * spec["blocks"]
     x, dm, w1, w2 = torch.randn(N, E), torch.randn(N, E), torch.randn(H, E), torch.randn(E, H)
     a, da, b1, b2 = torch.randn(N, H), torch.randn(N, H), torch.randn(H), torch.randn(E)
+    dnn = onednn_linear()[0]
 
     def step():
         for _ in range(layers):
-            torch.addmm(b1, x, w1.t()); torch.addmm(b2, a, w2.t())              # fc1, fc2
-            dm.mm(w2); da.mm(w1); dm.t().mm(a); da.t().mm(x)                  # dg, dx, dW2, dW1
+            if dnn:                                                             # as the fused layer does
+                _linear(x, w1, b1); _linear(a, w2, b2)                          # fc1, fc2
+                _linear(dm, w2.t().contiguous()); _linear(da, w1.t().contiguous())   # dg, dx
+            else:
+                torch.addmm(b1, x, w1.t()); torch.addmm(b2, a, w2.t())          # fc1, fc2
+                dm.mm(w2); da.mm(w1)                                            # dg, dx
+            dm.t().mm(a); da.t().mm(x)                                          # dW2, dW1
     return step, 12 * E * H * layers, 0
 
 
@@ -349,7 +362,8 @@ def _write_table(out:Path, machine, load_end, peaks, rows, args):
     cols = ("config", "impl", "dtype", "L", "B", "s/step", "tok/s", "GFLOP/s", "peak MB", "MB/ktok", "cpu", "x naive",
             "x naive (paired)", "mem/naive", "probe GFLOP/s")
     lines = [f"# bench_model", "", f"Machine: {machine}", "",
-             f"Dense matmul peak: fp32 {peaks['fp32']:.1f} GFLOP/s, bf16 {peaks['bf16']:.1f} GFLOP/s. Load average at the "
+             f"Dense matmul peak: fp32 {peaks['fp32']:.1f} GFLOP/s" + (f" (oneDNN's linear {peaks['fp32 oneDNN']:.1f})"
+             if "fp32 oneDNN" in peaks else "") + f", bf16 {peaks['bf16']:.1f} GFLOP/s. Load average at the "
              f"end: {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}. Command: `python bench/bench_model.py "
              f"{' '.join(sys.argv[1:])}`", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for s, r in rows:
@@ -423,14 +437,16 @@ def main():
     flags = set(next((l.split(":", 1)[1].split() for l in Path("/proc/cpuinfo").read_text().splitlines()
                       if l.startswith("flags")), []))
     isa = " ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags) or "none listed"
-    sys.path.insert(0, str(ROOT)); from findna.chordmixer import kernels
+    sys.path.insert(0, str(ROOT)); from findna.chordmixer import kernels, onednn_linear
     fns, why = kernels()                                             # built here once, so no worker compiles it
     kernel = "compiled" if fns else f"not used ({why})"
+    dnn, dnn_why = onednn_linear()
     load0 = os.getloadavg()
     machine = (f"{time.strftime('%Y-%m-%d %H:%M')}  torch {torch.__version__}  CPU: {cpu}, {os.cpu_count()} cores; "
                f"lscpu flags: {isa}; native bf16 (oneDNN): {native_bf16}; {args.threads or torch.get_num_threads()} "
                f"torch threads; precision: fp32 and bf16 autocast{'' if full_bf16 else ' (bf16 probe rows only)'}; "
-               f"compiled kernels (ours: GELU backward, rotation): {kernel}; workers without address randomization; "
+               f"compiled kernels (ours: GELU backward, rotation): {kernel}; ours' float32 matmuls: "
+               f"{'oneDNN' if dnn else 'torch'} ({dnn_why}); workers without address randomization; "
                f"load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
     print(f"# bench_model  {machine}")
     print(f"# length sweep: {args.tokens} tokens/step, {args.blocks} block(s); steps: best of {args.steps} after {args.warmup} warm-up; "
@@ -442,6 +458,10 @@ def main():
         r = _run(dict(impl="matmul", dtype=dt, n=n), args.timeout, args.threads, args.malloc)
         peaks[dt] = r.get("gflops", float("nan"))
         print(f"# dense matmul {n}^3 {dt}: {peaks[dt]:,.1f} GFLOP/s")
+    if dnn:                                                          # the routine ours' float32 layers use
+        r = _run(dict(impl="matmul", dtype="fp32", n=2048, onednn=True), args.timeout, args.threads, args.malloc)
+        peaks["fp32 oneDNN"] = r.get("gflops", float("nan"))
+        print(f"# dense matmul 2048^3 fp32 by oneDNN's linear: {peaks['fp32 oneDNN']:,.1f} GFLOP/s")
 
     paper_B, small_B = (1, 2) if args.quick else (4, 16)
     paper = dict(n_layers=10, g=28, name="paper")

@@ -17,9 +17,10 @@ from .config import UserError, user_cache_dir
 from .runs import writable
 
 # %% auto #0
-__all__ = ['INDEX_MAX_LEN', 'USE_GELU_KERNEL', 'USE_ROTATION_KERNEL', 'KERNELS_C', 'MLP_CHUNK_ROWS', 'BF16_CHUNK_ROWS',
-           'BACKWARD_BYTES', 'ChordMixerError', 'group_shifts', 'rotation_index', 'rotation_plan', 'build_kernels',
-           'kernels', 'rotate', 'mixes_all_positions', 'dropout_mask', 'FastDropout', 'ChordMixerLayer', 'ChordMixer']
+__all__ = ['INDEX_MAX_LEN', 'USE_GELU_KERNEL', 'USE_ROTATION_KERNEL', 'KERNELS_C', 'USE_ONEDNN', 'MLP_CHUNK_ROWS',
+           'BF16_CHUNK_ROWS', 'BACKWARD_BYTES', 'ChordMixerError', 'group_shifts', 'rotation_index', 'rotation_plan',
+           'build_kernels', 'kernels', 'rotate', 'mixes_all_positions', 'dropout_mask', 'FastDropout', 'onednn_linear',
+           'ChordMixerLayer', 'ChordMixer']
 
 # %% ../nbs/03_chordmixer.ipynb #709f00c9
 class ChordMixerError(UserError):
@@ -384,6 +385,42 @@ class FastDropout(nn.Dropout):
         return _Masked.apply(x, keep, scale)
 
 
+# %% ../nbs/03_chordmixer.ipynb #673ad7f9
+USE_ONEDNN = {"1": True, "0": False}.get(os.environ.get("FINDNA_ONEDNN", ""))   # None: by the CPU
+
+def _linear(x:Tensor, w:Tensor, b:Tensor|None=None) -> Tensor:   # (R, K), (N, K) contiguous float32 -> (R, N)
+    "`x @ w.T + b` by oneDNN's float32 linear."
+    return torch.ops.mkldnn._linear_pointwise(x, w, b, "none", [], "")
+
+@lru_cache(None)
+def _onednn_linear_unusable() -> str|None:
+    "None when torch's oneDNN linear runs here and agrees with float64 on a small case, else why not."
+    if not torch.backends.mkldnn.is_available(): return "torch was built without oneDNN"
+    gen = torch.Generator().manual_seed(0)
+    x, w, b = torch.randn(37, 20, generator=gen), torch.randn(11, 20, generator=gen), torch.randn(11, generator=gen)
+    try: y = _linear(x, w, b)
+    except (AttributeError, RuntimeError) as e: return f"torch's oneDNN linear does not run here ({e})"
+    ref = torch.addmm(b.double(), x.double(), w.double().t())
+    if y.shape != ref.shape or not ((y.double() - ref).abs().max() <= 1e-5 * ref.abs().max()):
+        return "torch's oneDNN linear disagrees with float64 on a small case"
+    return None
+
+@lru_cache(None)
+def _cpu_vendor() -> str:
+    "The CPU vendor from /proc/cpuinfo (`AuthenticAMD`, `GenuineIntel`, ...), '' where it says none."
+    try: lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError: return ""
+    return next((l.split(":", 1)[1].strip() for l in lines if l.startswith("vendor_id")), "")
+
+def onednn_linear(device:str|torch.device="cpu") -> tuple[bool, str]:
+    "(whether the fused layer's float32 matmuls on `device` go through oneDNN, why)."
+    if torch.device(device).type != "cpu": return False, f"{torch.device(device).type}: torch's matmuls"
+    if USE_ONEDNN is False: return False, "off (USE_ONEDNN, FINDNA_ONEDNN=0)"
+    if (why := _onednn_linear_unusable()) is not None: return False, why
+    if USE_ONEDNN: return True, "on (USE_ONEDNN, FINDNA_ONEDNN=1)"
+    if _cpu_vendor() == "AuthenticAMD": return True, "on: AuthenticAMD CPU, where it measured faster than MKL"
+    return False, f"off: measured on AMD CPUs only, this is {_cpu_vendor() or platform.machine()}"
+
 # %% ../nbs/03_chordmixer.ipynb #a78cb99a
 MLP_CHUNK_ROWS = 2048   # tokens per pass of the MLP in float32: a chunk's (rows, H) intermediates stay in the cache
 BF16_CHUNK_ROWS = 16384 # bf16 matmuls on few rows run below speed (paper network at 2,048: 0.91x the reference)
@@ -400,16 +437,23 @@ def _fused_forward(h, w1, b1, w2, b2, fwd, keep_a:bool) -> tuple:
     "`h + rotate(fc2(gelu(fc1(h))))`, MLP in row chunks: (y, x, a, w1, w2, dtype); `a` = fc1's output if `keep_a`."
     B, L, E = h.shape
     dev, dt = h.device.type, _autocast_dtype(h.device.type)
+    dnn = dt is None and h.dtype == w1.dtype == torch.float32 and onednn_linear(h.device)[0]
     with torch.autocast(dev, enabled=False):
         if dt is not None: h_, w1, b1, w2, b2 = (t.to(dt) for t in (h, w1, b1, w2, b2))
         else: h_ = h
         x = h_.contiguous().view(B * L, E)                               # (N, E)
         y = h.new_empty(h.shape, dtype=torch.promote_types(h.dtype, x.dtype))   # output first: a stack-like heap
-        m = x.new_empty(x.shape)                                         # (N, E) MLP output
-        a = x.new_empty(x.shape[0], w1.shape[0]) if keep_a else None    # (N, H) pre-activation, for the backward
-        for r in _row_chunks(x.shape[0], MLP_CHUNK_ROWS if dt is None else BF16_CHUNK_ROWS):   # (R, H) per chunk
-            a_r = torch.addmm(b1, x[r], w1.t(), out=None if a is None else a[r])
-            torch.addmm(b2, F.gelu(a_r), w2.t(), out=m[r])
+        if dnn and keep_a:                                               # training, oneDNN: whole tensors
+            a = _linear(x, w1, b1)                                       # (N, H) pre-activation, for the backward
+            m = _linear(F.gelu(a), w2, b2)                               # (N, E) MLP output
+        else:
+            m = x.new_empty(x.shape)                                     # (N, E) MLP output
+            a = x.new_empty(x.shape[0], w1.shape[0]) if keep_a else None   # (N, H) pre-activation, for the backward
+            for r in _row_chunks(x.shape[0], MLP_CHUNK_ROWS if dt is None else BF16_CHUNK_ROWS):   # (R, H) per chunk
+                if dnn: m[r] = _linear(F.gelu(_linear(x[r], w1, b1)), w2, b2)   # inference: no (N, H) tensor
+                else:
+                    a_r = torch.addmm(b1, x[r], w1.t(), out=None if a is None else a[r])
+                    torch.addmm(b2, F.gelu(a_r), w2.t(), out=m[r])
         m = m.view(B, L, E)
         if isinstance(fwd, tuple) and (m.dtype == y.dtype or _rotation_kernel(y, m, h)):
             _rotate_into(y, m, fwd, h)                                   # kernel or block copies: rotate + add at once
@@ -448,10 +492,12 @@ class _FusedLayer(torch.autograd.Function):
             rows = max(1, BACKWARD_BYTES // (a.shape[1] * a.element_size())) if ctx.dtype is None else B * L
             fns = kernels()[0] if USE_GELU_KERNEL and a.device.type == "cpu" else None
             fns = fns["gelu"] if fns is not None and a.dtype in fns["gelu"] else None
+            dnn = ctx.dtype is None and a.dtype == torch.float32 and onednn_linear(a.device)[0]
+            w2t, w1t = (w2.t().contiguous(), w1.t().contiguous()) if dnn else (None, None)   # (H, E), (E, H)
             for r in _row_chunks(B * L, rows):
                 dm_r, a_r = dm[r], a[r]
                 if fns is None and need[3]: dw2 = _accumulate(dw2, dm_r.t().mm(F.gelu(a_r)))   # recomputed, not kept
-                da = dm_r.mm(w2)                                         # (R, H)
+                da = dm_r.mm(w2) if w2t is None else _linear(dm_r, w2t)  # (R, H)
                 if fns is None: torch.ops.aten.gelu_backward.grad_input(da, a_r, grad_input=da)   # in place
                 else:                                                    # gelu(a) and da *= gelu'(a), one pass
                     g = _gelu_kernel_pass(fns, a_r, da)
@@ -460,7 +506,7 @@ class _FusedLayer(torch.autograd.Function):
                 if need[4]: db2 = _accumulate(db2, dm_r.sum(0))
                 if need[1]: dw1 = _accumulate(dw1, da.t().mm(x[r]))
                 if need[2]: db1 = _accumulate(db1, da.sum(0))
-                if dh is dm: torch.add(dyf[r], da.mm(w1), out=dm_r)       # dy + da @ w1 into dm's rows, used up
+                if dh is dm: torch.add(dyf[r], da.mm(w1) if w1t is None else _linear(da, w1t), out=dm_r)   # dy + da w1
                 elif dh is not None: dh[r].copy_(da.mm(w1)).add_(dyf[r])  # a bf16 term widened, then added
         return (None if dh is None else dh.view(B, L, E)), dw1, db1, dw2, db2, None, None
 

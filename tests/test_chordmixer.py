@@ -56,6 +56,7 @@ def test_custom_backward_equals_gather_autograd():
 def test_fused_layer_equals_eager_bitwise(monkeypatch):
     import findna.chordmixer as cmm
     monkeypatch.setattr(cmm, "USE_GELU_KERNEL", False)          # torch's GELU ops: the eager path's, bit for bit
+    monkeypatch.setattr(cmm, "USE_ONEDNN", False)               # and torch's matmuls
     torch.manual_seed(0)
     cm = ChordMixer(embed_dim=132, track_size=12, hidden_dim=256, n_layers=10, n_blocks=2)
     h = torch.randn(3, 257, 132, requires_grad=True)
@@ -172,6 +173,7 @@ def test_new_path_equals_old_fused_layer_bitwise(monkeypatch, rotation_kernel, i
     monkeypatch.setattr(cmm, "MLP_CHUNK_ROWS", 10 ** 9)    # one chunk: the same operations on the same operands
     monkeypatch.setattr(cmm, "BACKWARD_BYTES", 10 ** 12)
     monkeypatch.setattr(cmm, "USE_GELU_KERNEL", False)
+    monkeypatch.setattr(cmm, "USE_ONEDNN", False)
     torch.manual_seed(0)
     cm = ChordMixer(embed_dim=E, track_size=g, hidden_dim=H, n_layers=3, n_blocks=1)
     h = torch.randn(2, L, E, requires_grad=True)
@@ -191,6 +193,7 @@ def test_mlp_in_row_chunks_equals_old_fused_layer(monkeypatch, index_max_len):
     monkeypatch.setattr(cmm, "MLP_CHUNK_ROWS", 64); monkeypatch.setattr(cmm, "BF16_CHUNK_ROWS", 64)
     monkeypatch.setattr(cmm, "BACKWARD_BYTES", 100 * 48 * 4)     # 100 rows of the (rows, H=48) float32 gradient
     monkeypatch.setattr(cmm, "USE_GELU_KERNEL", False)
+    monkeypatch.setattr(cmm, "USE_ONEDNN", False)
     torch.manual_seed(0)
     cm = ChordMixer(embed_dim=40, track_size=8, hidden_dim=48, n_layers=4, n_blocks=1)
     h = torch.randn(3, 301, 40, requires_grad=True)            # 903 rows: 14 full chunks and a short one
@@ -365,3 +368,44 @@ def test_new_path_is_deterministic(monkeypatch):
     h = torch.randn(2, 90, 40, requires_grad=True)
     a, b = _out_and_grads(cm, h, cm), _out_and_grads(cm, h, cm)
     assert all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+# ------------------------------------------------------------------------------- float32 matmuls through oneDNN
+
+@pytest.mark.parametrize("L,E,g,H", [(1010, 132, 12, 64), (2500, 30, 4, 16), (1, 12, 4, 8)])
+def test_onednn_matmuls_equal_torch_matmuls_to_rounding(monkeypatch, L, E, g, H):
+    "oneDNN's float32 linear: outputs and gradients within 1e-6 of their scale of torch's; bf16 untouched, bitwise."
+    import findna.chordmixer as cmm
+    if (why := cmm._onednn_linear_unusable()) is not None: pytest.skip(why)
+    monkeypatch.setattr(cmm, "MLP_CHUNK_ROWS", 64)                # inference in pieces of 64 rows
+    torch.manual_seed(0)
+    cm = ChordMixer(embed_dim=E, track_size=g, hidden_dim=H, n_layers=3, n_blocks=1)
+    h = torch.randn(2, L, E, requires_grad=True)
+    monkeypatch.setattr(cmm, "USE_ONEDNN", True)
+    assert cmm.onednn_linear() == (True, "on (USE_ONEDNN, FINDNA_ONEDNN=1)")
+    calls, linear = [], cmm._linear
+    monkeypatch.setattr(cmm, "_linear", lambda *a: calls.append(a[0].dtype) or linear(*a))
+    new, new16 = _out_and_grads(cm, h, cm), _out_and_grads(cm, h, cm, True)
+    with torch.no_grad(): assert torch.equal(cm(h), new[0])         # inference (in pieces, no (N, H) kept): same bits
+    monkeypatch.setattr(cmm, "USE_ONEDNN", False)
+    old, old16 = _out_and_grads(cm, h, cm), _out_and_grads(cm, h, cm, True)
+    assert all((a - b).abs().max() <= 1e-6 * b.abs().max() for a, b in zip(new, old)), L
+    assert calls == [torch.float32] * len(calls) and len(calls) == 3 * (2 + 2) + 3 * 2 * (1 + (2 * L - 1) // 64)
+    assert all(torch.equal(a, b) for a, b in zip(new16, old16))     # bf16 matmuls are oneDNN's either way
+    monkeypatch.setattr(cmm, "USE_ONEDNN", True)
+    cm64, h64 = cm.double(), h.detach().double().requires_grad_(True)   # float64: torch's matmuls, no error
+    assert _out_and_grads(cm64, h64, cm64)[0].dtype == torch.float64
+
+
+def test_onednn_linear_says_what_runs_and_why(monkeypatch):
+    import findna.chordmixer as cmm
+    monkeypatch.setattr(cmm, "USE_ONEDNN", False)
+    assert cmm.onednn_linear() == (False, "off (USE_ONEDNN, FINDNA_ONEDNN=0)")
+    monkeypatch.setattr(cmm, "USE_ONEDNN", None)                  # unset: decided by the CPU
+    assert cmm.onednn_linear("meta")[0] is False
+    if (why := cmm._onednn_linear_unusable()) is not None:
+        assert cmm.onednn_linear() == (False, why); return
+    monkeypatch.setattr(cmm, "_cpu_vendor", lambda: "AuthenticAMD")
+    assert cmm.onednn_linear() == (True, "on: AuthenticAMD CPU, where it measured faster than MKL")
+    monkeypatch.setattr(cmm, "_cpu_vendor", lambda: "GenuineIntel")
+    assert cmm.onednn_linear() == (False, "off: measured on AMD CPUs only, this is GenuineIntel")
