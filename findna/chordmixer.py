@@ -153,8 +153,14 @@ void gelu_backward_bf16(const uint16_t *restrict a, uint16_t *restrict g, uint16
 /* Rotation: out[b, t, c0:c1] = m[b, (t + s) mod L, c0:c1] (+ h[b, t, c0:c1]) for each block (c0, c1, s) of a
    slice plan (0 <= s < L), row by row on nt threads: one pass where torch gathers or copies, then adds.
    h (float32) only with float32 outputs. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SHORT_VECTORS __attribute__((target("prefer-vector-width=256")))  /* blocks of ~20-30 channels: shorter tails */
+#else
+#define SHORT_VECTORS
+#endif
 #define ROTATE(NAME, TM, TO, LOAD)                                                                              \
-void NAME(const TM *restrict m, const float *restrict h, TO *restrict out, int64_t B, int64_t L, int64_t E,     \
+SHORT_VECTORS void NAME(const TM *restrict m, const float *restrict h, TO *restrict out, int64_t B, int64_t L,         \
+          int64_t E,                                                                                            \
           const int64_t *restrict plan, int64_t nb, int nt) {                                                   \
     _Pragma("omp parallel for schedule(static) num_threads(nt)")                                                \
     for (int64_t r = 0; r < B * L; r++) {                                                                       \

@@ -6,7 +6,8 @@
 from __future__ import annotations
 import json, os, stat, time, warnings
 from pathlib import Path
-import pandas as pd
+from typing import TYPE_CHECKING
+if TYPE_CHECKING: import pandas as pd   # imported where used: the model's modules load this one, not pandas
 from . import __version__
 from .config import ConfigError
 
@@ -98,6 +99,7 @@ def read_jsonl(path:str|Path) -> list[dict]:
 # %% ../nbs/00b_runs.ipynb #e01bcca6
 def read_metrics(run_dir:str|Path) -> pd.DataFrame:
     "The logged records of a run (`run_dir/metrics.jsonl`), one row each."
+    import pandas as pd
     return pd.DataFrame(read_jsonl(Path(run_dir) / "metrics.jsonl"))
 
 # %% ../nbs/00b_runs.ipynb #d0e1a004
