@@ -159,9 +159,8 @@ void gelu_backward_bf16(const uint16_t *restrict a, uint16_t *restrict g, uint16
 #define SHORT_VECTORS
 #endif
 #define ROTATE(NAME, TM, TO, LOAD)                                                                              \
-SHORT_VECTORS void NAME(const TM *restrict m, const float *restrict h, TO *restrict out, int64_t B, int64_t L,         \
-          int64_t E,                                                                                            \
-          const int64_t *restrict plan, int64_t nb, int nt) {                                                   \
+SHORT_VECTORS void NAME(const TM *restrict m, const float *restrict h, TO *restrict out,                               \
+                        int64_t B, int64_t L, int64_t E, const int64_t *restrict plan, int64_t nb, int nt) {    \
     _Pragma("omp parallel for schedule(static) num_threads(nt)")                                                \
     for (int64_t r = 0; r < B * L; r++) {                                                                       \
         int64_t b = r / L, t = r - b * L;                                                                       \
@@ -427,6 +426,10 @@ def onednn_linear(device:str|torch.device="cpu") -> tuple[bool, str]:
     if _cpu_vendor() == "AuthenticAMD": return True, "on: AuthenticAMD CPU, where it measured faster than MKL"
     return False, f"off: measured on AMD CPUs only, this is {_cpu_vendor() or platform.machine()}"
 
+def _uses_onednn(t:Tensor) -> bool:
+    "Whether the fused layer multiplies `t` (a matmul input: float32, bf16 under autocast, ...) through oneDNN."
+    return t.dtype == torch.float32 and onednn_linear(t.device)[0]
+
 # %% ../nbs/03_chordmixer.ipynb #a78cb99a
 MLP_CHUNK_ROWS = 2048   # tokens per pass of the MLP in float32: a chunk's (rows, H) intermediates stay in the cache
 BF16_CHUNK_ROWS = 16384 # bf16 matmuls on few rows run below speed (paper network at 2,048: 0.91x the reference)
@@ -443,12 +446,12 @@ def _fused_forward(h, w1, b1, w2, b2, fwd, keep_a:bool) -> tuple:
     "`h + rotate(fc2(gelu(fc1(h))))`, MLP in row chunks: (y, x, a, w1, w2, dtype); `a` = fc1's output if `keep_a`."
     B, L, E = h.shape
     dev, dt = h.device.type, _autocast_dtype(h.device.type)
-    dnn = dt is None and h.dtype == w1.dtype == torch.float32 and onednn_linear(h.device)[0]
     with torch.autocast(dev, enabled=False):
         if dt is not None: h_, w1, b1, w2, b2 = (t.to(dt) for t in (h, w1, b1, w2, b2))
         else: h_ = h
         x = h_.contiguous().view(B * L, E)                               # (N, E)
         y = h.new_empty(h.shape, dtype=torch.promote_types(h.dtype, x.dtype))   # output first: a stack-like heap
+        dnn = _uses_onednn(x)
         if dnn and keep_a:                                               # training, oneDNN: whole tensors
             a = _linear(x, w1, b1)                                       # (N, H) pre-activation, for the backward
             m = _linear(F.gelu(a), w2, b2)                               # (N, E) MLP output
@@ -498,8 +501,7 @@ class _FusedLayer(torch.autograd.Function):
             rows = max(1, BACKWARD_BYTES // (a.shape[1] * a.element_size())) if ctx.dtype is None else B * L
             fns = kernels()[0] if USE_GELU_KERNEL and a.device.type == "cpu" else None
             fns = fns["gelu"] if fns is not None and a.dtype in fns["gelu"] else None
-            dnn = ctx.dtype is None and a.dtype == torch.float32 and onednn_linear(a.device)[0]
-            w2t, w1t = (w2.t().contiguous(), w1.t().contiguous()) if dnn else (None, None)   # (H, E), (E, H)
+            w2t, w1t = (w2.t().contiguous(), w1.t().contiguous()) if _uses_onednn(a) else (None, None)  # (H,E), (E,H)
             for r in _row_chunks(B * L, rows):
                 dm_r, a_r = dm[r], a[r]
                 if fns is None and need[3]: dw2 = _accumulate(dw2, dm_r.t().mm(F.gelu(a_r)))   # recomputed, not kept

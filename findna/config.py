@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['DEVICES', 'UserError', 'ConfigError', 'setting', 'convert', 'Config', 'field_types', 'shipped_path', 'split_commas',
+__all__ = ['UserError', 'ConfigError', 'setting', 'convert', 'Config', 'field_types', 'shipped_path', 'split_commas',
            'device_rule', 'resolve_device', 'choice_rule', 'expected_error', 'cli_errors', 'cli_parser', 'parse_cli',
            'LogBar', 'progress', 'user_cache_dir']
 
@@ -234,11 +234,11 @@ def split_commas(value) -> list[str]:
     return [s.strip() for s in str(value).split(",") if s.strip()]
 
 # %% ../nbs/00a_config.ipynb #c0f1a006
-DEVICES = "auto (CUDA if available, else CPU) | cpu | cuda | cuda:N"
+_DEVICES = "auto (CUDA if available, else CPU) | cpu | cuda | cuda:N"
 
 def device_rule(name:str) -> tuple[bool, str]:
     "The rule a device name must follow, as a `Config.rules` pair."
-    return bool(re.fullmatch(r"auto|cpu|cuda(:\d+)?", name)), f"device={name!r}: use {DEVICES}"
+    return bool(re.fullmatch(r"auto|cpu|cuda(:\d+)?", name)), f"device={name!r}: use {_DEVICES}"
 
 # %% ../nbs/00a_config.ipynb #bafe2d96
 def resolve_device(name:str="auto") -> torch.device:
