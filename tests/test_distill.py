@@ -81,7 +81,7 @@ def _centre_worker(rank, world, init_file, out):
     t = torch.randn(3 + rank, 2, 4) + 10 * rank              # different batch sizes and means per rank
     loss.update_center(t)
     torch.save({"center": loss.center, "t": t}, f"{out}/rank{rank}.pt")
-    dist.destroy_process_group()
+    dist.barrier(); dist.destroy_process_group()   # as `pretrain` ends (see test_trainer's DDP script)
 
 def test_centre_is_averaged_over_the_global_batch_with_two_processes(tmp_path):
     mp.spawn(_centre_worker, args=(2, tmp_path / "init", tmp_path), nprocs=2, join=True)
