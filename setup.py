@@ -8,10 +8,12 @@ cfg.read('settings.ini', encoding='utf-8')
 cfg = cfg['DEFAULT']
 
 licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License')}
-statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable', '6 - Mature', '7 - Inactive']
+statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable', '6 - Mature',
+            '7 - Inactive']
 lic = licenses[cfg['license']]
 min_python = cfg['min_python']
-py_versions = [v for v in '3.10 3.11 3.12 3.13'.split() if tuple(map(int, v.split('.'))) >= tuple(map(int, min_python.split('.')))]
+py_versions = [v for v in '3.10 3.11 3.12 3.13'.split()
+               if tuple(map(int, v.split('.'))) >= tuple(map(int, min_python.split('.')))]
 
 # What findna ships beside the code (the demo genome, the pretrained networks): installed under <prefix>/share/findna/,
 # where findna.config.shipped_path finds them when findna is not run from a clone.

@@ -115,7 +115,8 @@ def main():
     from findna.model import resolve_precision
     precision = resolve_precision("auto", torch.device("cpu"))
     for preset in filter(None, args.presets.split(",")):
-        rows[f"model step, {preset} preset ({precision})"] = median_time(model_step_fn(preset, args.batch, args.length), 2)
+        rows[f"model step, {preset} preset ({precision})"] = \
+            median_time(model_step_fn(preset, args.batch, args.length), 2)
     print(f"\n{'stage':<40}{'s/batch':>10}{'windows/s':>12}")
     for name, t in rows.items(): print(f"{name:<40}{t:>10.4f}{args.batch / t:>12.1f}")
     p = rows["pipeline (vectorised views)"]

@@ -37,7 +37,8 @@ def classifier(data, torch_dropout:bool=False) -> FinDNAClassifier:
     return model
 
 def finetune_tokens_per_s(task:str, batch:int, steps:int, precision:str) -> dict:
-    "Median real bases per second of fine-tuning steps of batch `batch` on `task`'s training rows, ours and with torch's dropout."
+    "Median real bases per second of fine-tuning steps of batch `batch` on `task`'s training rows, " \
+    "ours and with torch's dropout."
     root = SHARED if (SHARED / "GUE").is_dir() else write_synthetic_data(Path(tempfile.mkdtemp()) / "data")
     data = load(task, root)
     models = {k: classifier(data, k == "torch") for k in ("ours", "torch")}
@@ -65,11 +66,13 @@ def main():
     pre = time_steps("small", precision, 16, a.steps)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, precision {precision}")
     print(f"pretraining (small, 16 x 1 kb): {pre['tokens_per_s']:,.0f} bases/s")
-    print(f"{'task':<16}{'len':>5}{'batch':>7}{'step s':>9}{'bases/s':>10}{'vs pretraining':>16}{'nn.Dropout s':>14}{'speed-up':>10}")
+    print(f"{'task':<16}{'len':>5}{'batch':>7}{'step s':>9}{'bases/s':>10}{'vs pretraining':>16}"
+          f"{'nn.Dropout s':>14}{'speed-up':>10}")
     for b in map(int, a.batches.split(",")):
         r = finetune_tokens_per_s(a.task, b, a.steps, precision)
         print(f"{a.task:<16}{r['length']:>5}{r['batch']:>7}{r['step_s']:>9.3f}{r['tokens_per_s']:>10,.0f}"
-              f"{r['tokens_per_s'] / pre['tokens_per_s']:>15.0%}{r['torch_step_s']:>14.3f}{r['torch_step_s'] / r['step_s']:>9.2f}x", flush=True)
+              f"{r['tokens_per_s'] / pre['tokens_per_s']:>15.0%}{r['torch_step_s']:>14.3f}"
+              f"{r['torch_step_s'] / r['step_s']:>9.2f}x", flush=True)
     print(f"data: {r['data']}; dropout (mlp, layer): {r['dropout']}, training mode")
 
 if __name__ == "__main__":

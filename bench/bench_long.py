@@ -27,7 +27,8 @@ def _worker(spec:dict) -> dict:
     sys.path.insert(0, str(ROOT))
     import findna.chordmixer as cmm
     from findna.model import FinDNA, FinDNAConfig, embed, resolve_precision
-    if spec["old"]: cmm.rotation_plan = lambda L, E, g, lengths=None, device=None: cmm.rotation_index(L, E, g, lengths, device)
+    if spec["old"]:
+        cmm.rotation_plan = lambda L, E, g, lengths=None, device=None: cmm.rotation_index(L, E, g, lengths, device)
     torch.set_num_threads(spec["threads"])
     L = spec["L"]
     seq = "".join(np.random.default_rng(0).choice(list("ACGT"), L))
@@ -52,7 +53,8 @@ def main():
     ap.add_argument("--ram", type=float, default=16, help="GB of RAM of the machine to extrapolate to")
     ap.add_argument("--old", action="store_true", help="also measure the pre-issue-27 rotation (per-row gather index)")
     ap.add_argument("--timeout", type=int, default=1800)
-    ap.add_argument("--out", default=str(ROOT / "results" / "bench" / "bench_long"), help="OUT.md and OUT.json ('' skips)")
+    ap.add_argument("--out", default=str(ROOT / "results" / "bench" / "bench_long"),
+                    help="OUT.md and OUT.json ('' skips)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -66,7 +68,8 @@ def main():
     machine = (f"{time.strftime('%Y-%m-%d %H:%M')}  CPU: {cpu}, {os.cpu_count()} cores; lscpu flags: {isa}; "
                f"{args.threads} torch threads; load average {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}")
     print(f"# bench_long  {machine}")
-    head = f"{'L':>9s} {'rotation':9s} {'prec':5s} {'E':>4s} {'layers':>6s} {'s':>8s} {'bases/s':>9s} {'peak MB':>8s} {'+MB':>7s} {'KB/base':>8s}"
+    head = (f"{'L':>9s} {'rotation':9s} {'prec':5s} {'E':>4s} {'layers':>6s} {'s':>8s} {'bases/s':>9s} "
+            f"{'peak MB':>8s} {'+MB':>7s} {'KB/base':>8s}")
     print(head); print("-" * len(head))
     rows = []
     for L in args.lengths:
@@ -84,7 +87,8 @@ def main():
                 rot = "old-index" if old else "ours"
                 if "error" in r: print(f"{L:9d} {rot:9s} {prec:5s}  {r['error']}", flush=True); continue
                 print(f"{L:9d} {rot:9s} {r['precision']:5s} {r['embed_dim']:4d} {r['layers']:6d} {r['wall_s']:8.1f} "
-                      f"{r['bases_per_s']:9.0f} {r['peak_mb']:8.0f} {r['growth_mb']:7.0f} {1024 * r['growth_mb'] / L:8.2f}",
+                      f"{r['bases_per_s']:9.0f} {r['peak_mb']:8.0f} {r['growth_mb']:7.0f} "
+                      f"{1024 * r['growth_mb'] / L:8.2f}",
                       flush=True)
     ok = [(s, r) for s, r in rows if "error" not in r and not s["old"]]
     notes = []
@@ -92,22 +96,26 @@ def main():
         s, r = max(ok, key=lambda sr: sr[0]["L"])
         kb = 1024 * r["growth_mb"] / r["L"]
         usable = 0.6 * args.ram * 1024 - r["base_mb"]             # leave 40% to the OS, the browser, the rest
-        notes.append(f"{args.ram:.0f} GB machine: the peak grows by {kb:.2f} KB per base ({r['precision']}, L={r['L']:,}); "
-                     f"with 60% of the RAM for findna, one record of about {usable * 1024 / kb / 1e6:.1f} Mb embeds in one "
-                     f"pass (E and the layer count grow only with log2 L); at {r['bases_per_s']:,.0f} bases/s that takes "
+        notes.append(f"{args.ram:.0f} GB machine: the peak grows by {kb:.2f} KB per base "
+                     f"({r['precision']}, L={r['L']:,}); with 60% of the RAM for findna, one record of about "
+                     f"{usable * 1024 / kb / 1e6:.1f} Mb embeds in one pass (E and the layer count grow only with "
+                     f"log2 L); at {r['bases_per_s']:,.0f} bases/s that takes "
                      f"about {usable * 1024 / kb / r['bases_per_s'] / 60:.0f} min on {args.threads} threads.")
     la = os.getloadavg()
     notes.append(f"load average at the end: {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}")
     for n in notes: print("# " + n)
     if args.out:
         out = Path(args.out); out.parent.mkdir(parents=True, exist_ok=True)
-        lines = ["# bench_long", "", f"Machine: {machine}", "", f"Command: `python bench/bench_long.py {' '.join(sys.argv[1:])}`",
-                 "", "| L | rotation | precision | E | layers | s | bases/s | peak MB | +MB | KB/base |", "|---" * 10 + "|"]
+        lines = ["# bench_long", "", f"Machine: {machine}", "",
+                 f"Command: `python bench/bench_long.py {' '.join(sys.argv[1:])}`", "",
+                 "| L | rotation | precision | E | layers | s | bases/s | peak MB | +MB | KB/base |", "|---" * 10 + "|"]
         for s, r in rows:
             rot = "old-index" if s["old"] else "ours"
-            if "error" in r: lines.append(f"| {s['L']} | {rot} | {s['precision']} | {r['error']} |" + " |" * 6); continue
-            lines.append(f"| {r['L']} | {rot} | {r['precision']} | {r['embed_dim']} | {r['layers']} | {r['wall_s']:.1f} | "
-                         f"{r['bases_per_s']:.0f} | {r['peak_mb']:.0f} | {r['growth_mb']:.0f} | {1024 * r['growth_mb'] / r['L']:.2f} |")
+            if "error" in r:
+                lines.append(f"| {s['L']} | {rot} | {s['precision']} | {r['error']} |" + " |" * 6); continue
+            lines.append(f"| {r['L']} | {rot} | {r['precision']} | {r['embed_dim']} | {r['layers']} | "
+                         f"{r['wall_s']:.1f} | {r['bases_per_s']:.0f} | {r['peak_mb']:.0f} | {r['growth_mb']:.0f} | "
+                         f"{1024 * r['growth_mb'] / r['L']:.2f} |")
         lines += [""] + notes
         out.with_suffix(".md").write_text("\n".join(lines) + "\n")
         out.with_suffix(".json").write_text(json.dumps(dict(machine=machine, notes=notes,

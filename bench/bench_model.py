@@ -128,12 +128,14 @@ def _build(spec):
         import findna.chordmixer as cmm
         from findna.chordmixer import ChordMixer
         if spec.get("index_max_len") is not None: cmm.INDEX_MAX_LEN = spec["index_max_len"]   # A/B the rotation paths
-        if spec.get("chunk_rows") is not None: cmm.MLP_CHUNK_ROWS = spec["chunk_rows"] or 10 ** 12   # A/B: 0 = one chunk
+        # A/B: 0 = one chunk
+        if spec.get("chunk_rows") is not None: cmm.MLP_CHUNK_ROWS = spec["chunk_rows"] or 10 ** 12
         model = ChordMixer(E, g, H, n_layers, blocks, fused=spec["impl"] != "eager",
                            grad_checkpoint=spec["impl"] == "ckpt")
         flops_per_token = 12 * E * H * n_layers * blocks                  # 2 matmuls x 2EH, x3 for fwd+bwd
     elif spec["impl"] == "naive":
-        sys.path.insert(0, str(ROOT / "tests")); from reference_swandna import naive_chordmixer   # the one reference copy
+        # the one reference copy
+        sys.path.insert(0, str(ROOT / "tests")); from reference_swandna import naive_chordmixer
         model = naive_chordmixer(E, g, H, n_layers, blocks)
         flops_per_token = 12 * E * H * n_layers * blocks
     else:
@@ -236,7 +238,8 @@ def _profile(lengths, threads, out):
                 with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
                     for _ in range(3): step()
                 text += [f"\n## L={L} B={B} g={g} {dt} {impl}",
-                         prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=10, max_name_column_width=34)]
+                         prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=10,
+                                                   max_name_column_width=34)]
                 print(text[-2], flush=True); print(text[-1], flush=True)
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True); Path(out).write_text("\n".join(text) + "\n")
@@ -312,7 +315,8 @@ def _measure_pair(pair, args):
     if isinstance(speed, dict): return [dict(error=f"pair: {speed['error']}")] * 2
     for m, sp, s in zip(mem, speed, pair):
         m.update(sp, n_timed=len(sp["step_s_all"]), tokens_per_s=s["B"] * s["L"] / sp["step_s"],
-                 gflops=m["flops_per_token"] * s["B"] * s["L"] / sp["step_s"] / 1e9, speed_from="one process, alternating")
+                 gflops=m["flops_per_token"] * s["B"] * s["L"] / sp["step_s"] / 1e9,
+                 speed_from="one process, alternating")
     return mem
 
 
@@ -323,7 +327,8 @@ def _summarise(spec, runs):
     med = lambda k: sorted(r[k] for r in ok)[len(ok) // 2]
     r = dict(ok[len(ok) // 2], peak_mb=med("peak_mb"), base_mb=med("base_mb"), repeats=len(ok),
              step_s_runs=[round(r["step_s"], 4) for r in runs if "error" not in r])
-    r.update(tokens_per_s=spec["B"] * spec["L"] / r["step_s"], gflops=r["flops_per_token"] * spec["B"] * spec["L"] / r["step_s"] / 1e9)
+    r.update(tokens_per_s=spec["B"] * spec["L"] / r["step_s"],
+             gflops=r["flops_per_token"] * spec["B"] * spec["L"] / r["step_s"] / 1e9)
     return r
 
 
@@ -368,7 +373,8 @@ def _write_table(out:Path, machine, load_end, peaks, rows, args):
              f"{' '.join(sys.argv[1:])}`", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for s, r in rows:
         if "error" in r:
-            lines.append(f"| {s['name']} | {s['impl']} | {s['dtype']} | {s['L']} | {s['B']} | {r['error']} |" + " |" * 9)
+            lines.append(f"| {s['name']} | {s['impl']} | {s['dtype']} | {s['L']} | {s['B']} | {r['error']} |"
+                         + " |" * 9)
             continue
         f = lambda k, fmt: format(r[k], fmt) if k in r else ""
         lines.append(f"| {s['name']} | {s['impl']} | {s['dtype']} | {s['L']} | {s['B']} | {r['step_s']:.2f} | "
@@ -378,7 +384,8 @@ def _write_table(out:Path, machine, load_end, peaks, rows, args):
     tmp = out.with_suffix(".md.tmp"); tmp.write_text("\n".join(lines) + "\n"); os.replace(tmp, out.with_suffix(".md"))
     data = dict(machine=machine, load_average_end=load_end, matmul_peak_gflops=peaks, args=args,
                 rows=[dict(spec=s, result=r) for s, r in rows])
-    tmp = out.with_suffix(".json.tmp"); tmp.write_text(json.dumps(data, indent=1)); os.replace(tmp, out.with_suffix(".json"))
+    tmp = out.with_suffix(".json.tmp"); tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, out.with_suffix(".json"))
     print(f"# wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}")
 
 
@@ -389,12 +396,14 @@ def main():
     ap.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 16384, 65536])
     ap.add_argument("--blocks", type=int, default=1, help="blocks in the length sweep (the paper row always has 4)")
     ap.add_argument("--steps", type=int, default=6,
-                    help="timed steps after the warm-up (best is reported); for ours and naive, steps of each, alternating")
+                    help="timed steps after the warm-up (best is reported); for ours and naive, steps of each, "
+                         "alternating")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps first (the heap settles over the first steps)")
     ap.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
                     help="bf16 autocast rows: auto = full rows only where the CPU has native bf16 (else one probe row)")
     ap.add_argument("--max-transformer-len", type=int, default=4096, help="skip the transformer above this length")
-    ap.add_argument("--eager", action="store_true", help="also run the eager (fused=False) rows of the paper/small configs")
+    ap.add_argument("--eager", action="store_true",
+                    help="also run the eager (fused=False) rows of the paper/small configs")
     ap.add_argument("--no-ckpt", action="store_true", help="skip the activation-checkpointing rows of the sweep")
     ap.add_argument("--out", default=str(ROOT / "results" / "bench" / "bench_model"),
                     help="write the table to OUT.md and OUT.json ('' to skip)")
@@ -409,10 +418,11 @@ def main():
                     help="allocator of the processes that measure ours', naive's and ckpt's peak memory (default: "
                          "glibc's default, what users run; the tuned heap's high-water mark depends on its layout)")
     ap.add_argument("--profile", type=int, nargs="+", metavar="L",
-                    help="only profile one layer per op at these lengths (ours and naive, fp32 and bf16), write OUT-profile.txt")
+                    help="only profile one layer per op at these lengths (ours and naive, fp32 and bf16), "
+                         "write OUT-profile.txt")
     ap.add_argument("--index-max-len", type=int, default=None,
-                    help="override findna.chordmixer.INDEX_MAX_LEN in ours/ckpt/eager rows (gather up to it, block copies "
-                         "beyond): 0 forces block copies, a huge value the gather index everywhere")
+                    help="override findna.chordmixer.INDEX_MAX_LEN in ours/ckpt/eager rows (gather up to it, "
+                         "block copies beyond): 0 forces block copies, a huge value the gather index everywhere")
     ap.add_argument("--chunk-rows", type=int, default=None,
                     help="override findna.chordmixer.MLP_CHUNK_ROWS in ours/ckpt/eager rows (0: the MLP in one piece)")
     ap.add_argument("--repeats", type=int, default=1,
@@ -449,7 +459,8 @@ def main():
                f"{'oneDNN' if dnn else 'torch'} ({dnn_why}); workers without address randomization; "
                f"load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
     print(f"# bench_model  {machine}")
-    print(f"# length sweep: {args.tokens} tokens/step, {args.blocks} block(s); steps: best of {args.steps} after {args.warmup} warm-up; "
+    print(f"# length sweep: {args.tokens} tokens/step, {args.blocks} block(s); "
+          f"steps: best of {args.steps} after {args.warmup} warm-up; "
           f"malloc: {args.malloc} (speed), {args.mem_malloc} (memory)")
 
     peaks = {}
@@ -485,7 +496,8 @@ def main():
     if args.rows != "all":
         keep = set(args.rows.split(","))
         specs = [s for s in specs if s["name"] in keep or ("sweep" in keep and s["name"].startswith("L="))]
-    head = (f"{'config':7s} {'impl':12s} {'dtype':5s} {'L':>6s} {'B':>3s} {'layers':>7s} {'params':>7s} {'s/step':>7s} {'tok/s':>8s} "
+    head = (f"{'config':7s} {'impl':12s} {'dtype':5s} {'L':>6s} {'B':>3s} {'layers':>7s} {'params':>7s} "
+            f"{'s/step':>7s} {'tok/s':>8s} "
             f"{'GFLOP/s':>8s} {'%peak':>6s} {'peak MB':>8s} {'+MB':>7s} {'MB/ktok':>8s} {'kfault':>6s} {'cpu':>4s} "
             f"{'x naive':>7s} {'mem/naive':>9s}")
     print(head); print("-" * len(head))
@@ -516,7 +528,8 @@ def main():
             for s2, r2 in rows:
                 if s2["impl"] in ("ours", "ckpt", "eager") and (s2["name"], s2["dtype"]) == (s["name"], s["dtype"]) \
                         and "error" not in r2:
-                    r2["x_naive"], r2["mem_vs_naive"] = r2["tokens_per_s"] / r["tokens_per_s"], r2["mb_per_ktok"] / r["mb_per_ktok"]
+                    r2["x_naive"], r2["mem_vs_naive"] = (r2["tokens_per_s"] / r["tokens_per_s"],
+                                                         r2["mb_per_ktok"] / r["mb_per_ktok"])
                     if "step_s_median" in r2 and "step_s_median" in r:
                         r2["x_naive_median"] = r["step_s_median"] / r2["step_s_median"]
                     if (paired := _paired_ratio(r2, r)) is not None: r2["x_naive_paired"] = paired
@@ -538,8 +551,10 @@ def main():
         if o and f: print(f"{name} backbone {dt}: the matmuls alone run at {100 * f['gflops'] / peaks[dt]:.0f}% of the "
                           f"peak; ours reaches {100 * o['gflops'] / f['gflops']:.0f}% of that floor"
                           + (f", naive {100 * n['gflops'] / f['gflops']:.0f}%" if n else ""))
-        if o: print(f"{name} backbone {dt}: ours {o['gflops']:.1f} GFLOP/s = {100 * o['gflops'] / peaks[dt]:.0f}% of the "
-                    f"{dt} matmul peak ({peaks[dt]:.1f})" + (f"; naive {100 * n['gflops'] / peaks[dt]:.0f}%" if n else "")
+        if o: print(f"{name} backbone {dt}: ours {o['gflops']:.1f} GFLOP/s = "
+                    f"{100 * o['gflops'] / peaks[dt]:.0f}% of the "
+                    f"{dt} matmul peak ({peaks[dt]:.1f})"
+                    + (f"; naive {100 * n['gflops'] / peaks[dt]:.0f}%" if n else "")
                     + (f"; ours/naive {o['tokens_per_s'] / n['tokens_per_s']:.2f}x" if n else "")
                     + (f"; ours/eager {o['tokens_per_s'] / e['tokens_per_s']:.2f}x" if e else ""))
     for L in args.lengths:
@@ -550,7 +565,8 @@ def main():
         if t: msg += f", {o['tokens_per_s'] / t['tokens_per_s']:.2f}x transformer"
         ob, nb = get("ours", "bf16", f"L={L}"), get("naive", "bf16", f"L={L}")
         if ob and nb: msg += f"; bf16 ours/naive {ob['tokens_per_s'] / nb['tokens_per_s']:.2f}x"
-        msg += f"; ours memory {1000 * (o['peak_mb'] - o['base_mb']) / (L * max(1, args.tokens // L)):.1f} MB per 1k tokens"
+        msg += (f"; ours memory {1000 * (o['peak_mb'] - o['base_mb']) / (L * max(1, args.tokens // L)):.1f} "
+                "MB per 1k tokens")
         print(msg)
     for L in args.lengths:
         o, n, c = (get(i, "fp32", f"L={L}") for i in ("ours", "naive", "ckpt"))
@@ -558,11 +574,12 @@ def main():
                           f"{o['mb_per_ktok']:.1f} ({100 * (1 - c['mb_per_ktok'] / o['mb_per_ktok']):.0f}% less), "
                           f"time per step {c['step_s'] / o['step_s']:.2f}x")
     load1 = os.getloadavg()
-    print(f"# load average at the end: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} (other work on the machine slows every row)")
+    print(f"# load average at the end: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} "
+          "(other work on the machine slows every row)")
     if args.out: _write_table(Path(args.out), machine, load1, peaks, rows, vars(args))
     if not full_bf16:
-        print("note: this CPU has no native bf16 (oneDNN reports none): bf16 matmuls run through a slow fallback, so the "
-              "bf16 rows are one probe each at batch 1; rerun with --bf16 on to force the full set.")
+        print("note: this CPU has no native bf16 (oneDNN reports none): bf16 matmuls run through a slow fallback, "
+              "so the bf16 rows are one probe each at batch 1; rerun with --bf16 on to force the full set.")
 
 
 if __name__ == "__main__":

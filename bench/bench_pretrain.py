@@ -1,6 +1,7 @@
 """Pretraining step benchmark: the real `findna.trainer.train_step`, timed per preset and precision.
 
-    python bench/bench_pretrain.py [--presets small,paper] [--precisions fp32,bf16] [--recipe findna] [--batch 16] [--steps 4]
+    python bench/bench_pretrain.py [--presets small,paper] [--precisions fp32,bf16] [--recipe findna] \
+[--batch 16] [--steps 4]
 
 Per step, timed on the CPU one after the other (so wall times add up):
   data     WindowSampler.batch: fetch + encode + N filter (pyfaidx, the bundled demo genome)
@@ -51,11 +52,14 @@ def main():
     args = ap.parse_args()
     if args.threads: torch.set_num_threads(args.threads)
     fast = resolve_precision("auto", torch.device("cpu")) == "bf16"
-    flags = subprocess.run(["bash", "-c", "lscpu | grep -o 'avx512_bf16\\|amx_bf16\\|avx512f\\|avx2' | sort -u | tr '\\n' ' '"],
+    flags = subprocess.run(["bash", "-c",
+                            "lscpu | grep -o 'avx512_bf16\\|amx_bf16\\|avx512f\\|avx2' | sort -u | tr '\\n' ' '"],
                            capture_output=True, text=True).stdout.strip()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, recipe {args.recipe}; lscpu flags: {flags or '?'}; "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, recipe {args.recipe}; "
+          f"lscpu flags: {flags or '?'}; "
           f"fast bf16: {fast} (auto = {'bf16' if fast else 'fp32'})")
-    print(f"{'preset':<7}{'prec':<6}{'batch':>6}{'data s':>9}{'step s':>9}{'log step s':>12}{'tok/s':>9}{'data share':>12}")
+    print(f"{'preset':<7}{'prec':<6}{'batch':>6}{'data s':>9}{'step s':>9}{'log step s':>12}"
+          f"{'tok/s':>9}{'data share':>12}")
     for preset in args.presets.split(","):
         for precision in args.precisions.split(","):
             r = time_steps(preset, precision, args.batch, args.steps, args.recipe)

@@ -36,7 +36,8 @@ def finetune_arms(data:Path, threads:int, arms:list) -> dict:
         init = ARMS[arm]
         t0 = time.time()
         rec = finetune(task=TASK, data_dir=str(data), out_dir=str(RUNS / arm), threads=threads, **BUDGET, **init)
-        print(f"{arm}: test mcc {rec['test']['mcc']:.3f} (val {rec['val']['mcc']:.3f}), {time.time() - t0:.0f} s", flush=True)
+        print(f"{arm}: test mcc {rec['test']['mcc']:.3f} (val {rec['val']['mcc']:.3f}), {time.time() - t0:.0f} s",
+              flush=True)
         out[arm] = rec
     return out
 
@@ -44,7 +45,8 @@ def cpu_line() -> str:
     "The CPU model, whether it has native bf16 (avx512_bf16), and the thread count used."
     try: info = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     except OSError: info = ""
-    model = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("Model name")), platform.processor())
+    model = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("Model name")),
+                 platform.processor())
     return f"{model}, {os.cpu_count()} cores, avx512_bf16 {'yes' if 'avx512_bf16' in info else 'no'}"
 
 ATTR = RUNS / "attributions"
@@ -105,7 +107,8 @@ def report(records:dict, data:Path, args) -> None:
     write_readme(fine, res, stats, boxes, bases, region, args, timing)
 
 def data_motif_positions(data:Path) -> pd.DataFrame:
-    "How many rows of each split and class hold a TATAWAW match starting at each position (relative to the TSS, −34…−28)."
+    "How many rows of each split and class hold a TATAWAW match starting at each position " \
+    "(relative to the TSS, −34…−28)."
     rows = []
     for split in ("train", "test"):
         d = pd.read_csv(data / "GUE" / "prom" / TASK / f"{split}.csv")
@@ -119,7 +122,8 @@ def data_motif_positions(data:Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 def base_attribution(expls:dict) -> pd.DataFrame:
-    "Mean attribution of A, C, G and T (observed bases, all positions), and the share of positive attribution on C or G."
+    "Mean attribution of A, C, G and T (observed bases, all positions), " \
+    "and the share of positive attribution on C or G."
     rows = []
     for (arm, method), e in expls.items():
         a = e.attributions.sum(1)                                          # (N, L): the observed base's attribution
@@ -132,7 +136,8 @@ def base_attribution(expls:dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 def region_by_base(expls:dict, lo:int=-32, hi:int=-27) -> pd.DataFrame:
-    "Mean attribution of each base inside lo…hi (TSS-relative) and elsewhere (first and last position left out): position or composition?"
+    "Mean attribution of each base inside lo…hi (TSS-relative) and elsewhere (first and last position left out): " \
+    "position or composition?"
     rows = []
     for (arm, method), e in expls.items():
         a, base = e.attributions.sum(1), e.one_hot.argmax(1)
@@ -147,14 +152,16 @@ def region_by_base(expls:dict, lo:int=-32, hi:int=-27) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 def box_attribution(expls:dict) -> pd.DataFrame:
-    "Attribution summed over the first TATAWAW match within −34…−22 of each explained promoter, by where the match starts."
+    "Attribution summed over the first TATAWAW match within −34…−22 of each explained promoter, " \
+    "by where the match starts."
     from findna.interpret import motif_sites
     rows = []
     for (arm, method), e in expls.items():
         pp = e.per_position
         for i, s in enumerate(e.sequences):
             hits = [(a, b) for a, b in motif_sites(s, "TATAWAW") if a <= 12]
-            if hits: rows.append(dict(model=arm, method=method, start=hits[0][0] - 34, box=float(pp[i, hits[0][0]:hits[0][1]].sum()),
+            if hits: rows.append(dict(model=arm, method=method, start=hits[0][0] - 34,
+                                      box=float(pp[i, hits[0][0]:hits[0][1]].sum()),
                                       log_odds=float(e.scores[i])))
     d = pd.DataFrame(rows)
     if d.empty: return d
@@ -173,7 +180,8 @@ def _md(df:pd.DataFrame) -> str:
 
 def write_readme(fine:pd.DataFrame, res, stats:pd.DataFrame, boxes:pd.DataFrame, bases:pd.DataFrame,
                  region:pd.DataFrame, args, timing:dict) -> None:
-    "results/interpret/README.md: commands, budget, CPU, tables, figures and the generated reading (the plain reading is added by hand)."
+    "results/interpret/README.md: commands, budget, CPU, tables, figures and the generated reading " \
+    "(the plain reading is added by hand)."
     cols = ["model", "method", "records", "mean_log_odds", "predicted_target", "peak", "share in TATA box",
             "positions in TATA box", "n_seqlets", "with_motif", "chance", "records_with_motif", "neg_n_seqlets",
             "neg_with_motif", "neg_chance"]
@@ -197,11 +205,13 @@ The stages give the same files as the single command. The fine-tuned runs and th
   train / dev / test; validation = dev (deduplicated), test scored once.
 - **Fine-tuning budget (both arms the same)**: {BUDGET['epochs']} epochs, batch {BUDGET['batch_size']}, AdamW lr
   {BUDGET['lr']} (the task's reference rate), warm-up {BUDGET['warmup_fraction']}, weight decay and dropouts the task's
-  reference, seed {BUDGET['seed']}, precision `{BUDGET['precision']}` (bf16 autocast on this CPU), one thread, `nice -n 10`;
+  reference, seed {BUDGET['seed']}, precision `{BUDGET['precision']}` (bf16 autocast on this CPU), \
+one thread, `nice -n 10`;
   the best validation MCC step is kept. `teacher`: the shipped `{TEACHER}` teacher; `scratch`: the same architecture
   from random weights.
 - **Attributions**: the log-odds of class 1 (promoter) on {int(res.summary.records.iloc[0])} test promoters
-  ({'all' if not args.n_examples else 'a seeded sample'} of the {int(stats.rows[(stats.label == 1) & (stats.split == 'test')].iloc[0])} class-1 test
+  ({'all' if not args.n_examples else 'a seeded sample'} of the \
+{int(stats.rows[(stats.label == 1) & (stats.split == 'test')].iloc[0])} class-1 test
   rows), the same records for both models; ISM (`tangermeme.saturation_mutagenesis`, every substitution) and
   DeepLIFT/SHAP (`tangermeme.deep_lift_shap`, 20 dinucleotide shuffles per record, seed 0); seqlets with
   `tangermeme.recursive_seqlets` (p < 0.01, 4–20 nt). Attribution time per model and method:
@@ -248,13 +258,15 @@ base inside −32…−27 and elsewhere:
 
 {_md(res.summary[[c for c in cols if c in res.summary]])}
 
-`share in TATA box`: share of all positive attribution that falls on −31…−24 (`positions in TATA box`: the share for
+`share in TATA box`: share of all positive attribution that falls on −31…−24 \
+(`positions in TATA box`: the share for
 a flat profile). `with_motif`: share of seqlets overlapping a TATAWAW match by at least 4 nt; `chance`: the same for
 spans of the same lengths placed at random in the same records; `neg_*`: the same for negative seqlets (spans whose
 bases lower the promoter log-odds; tangermeme called on the negated attributions). Seqlets: `explain/seqlets.csv`.
 
 ### The TATA box itself
-For every explained promoter with a TATAWAW match starting within −34…−22: the attribution summed over the seven bases
+For every explained promoter with a TATAWAW match starting within −34…−22: \
+the attribution summed over the seven bases
 of the match (positive: the box raises the promoter log-odds), by where the match starts; and the mean log-odds the
 model gives those records (all explained promoters: see `mean_log_odds` above).
 
@@ -277,10 +289,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     data = Path(args.data)
-    if not (data / "GUE" / "prom" / TASK).is_dir(): sys.exit(f"{data}/GUE/prom/{TASK} not found: pass --data or set FINDNA_DATA")
+    if not (data / "GUE" / "prom" / TASK).is_dir():
+        sys.exit(f"{data}/GUE/prom/{TASK} not found: pass --data or set FINDNA_DATA")
     arms = args.arms.split(",") if args.stage != "all" else list(ARMS)
     if args.stage in ("all", "finetune"): finetune_arms(data, args.threads, arms)
     if args.stage in ("all", "explain"): explain_arms(data, args, arms)
-    if args.stage in ("all", "report"): report(finetune_arms(data, args.threads, list(ARMS)), data, args)   # finished: read
+    # finished: read
+    if args.stage in ("all", "report"): report(finetune_arms(data, args.threads, list(ARMS)), data, args)
 
 if __name__ == "__main__": main()

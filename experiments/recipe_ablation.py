@@ -25,7 +25,8 @@ ARMS = {                                   # name: what differs from the findna 
     "reference":           dict(recipe="reference"),
     "findna":              dict(),
     "findna-mlm":          dict(objective="mlm"),
-    "findna-center":       dict(teacher_targets="center"),   # single change: DINO's centring instead of Sinkhorn-Knopp (the first default)
+    # single change: DINO's centring instead of Sinkhorn-Knopp (the first default)
+    "findna-center":       dict(teacher_targets="center"),
     "findna-center-tau04": dict(teacher_targets="center", tau_t=0.04, tau_t_warmup=0.04),   # and the reference's τ_t
 }
 V1 = HERE / "results-v1.csv"               # the first session's rows (runs not kept): carried over for arms not rerun
@@ -52,38 +53,47 @@ def summarise(run:Path) -> dict:
     K = cfg["resolved"]["model"]["out_dim"]
     val, train = df[df.split == "val"].iloc[-1], df[df.split == "train"]
     late = train[train.step > cfg["warmup_frac"] * cfg["steps"]]
-    ratio = (late.grad_distill / late.grad_mlm).median() if "grad_distill" in late and late.grad_distill.notna().any() else np.nan
+    ratio = (late.grad_distill / late.grad_mlm).median() if "grad_distill" in late and late.grad_distill.notna().any() \
+        else np.nan
     return dict(student_acc=val.mlm_acc, teacher_acc=val.teacher_mlm_acc, majority=val.majority_rate,
                 effective_prototypes=val.get("effective_prototypes", np.nan), K=K,
                 entropy_over_logK=val.teacher_entropy / math.log(K) if "teacher_entropy" in val else np.nan,
                 grad_ratio=ratio, tokens_per_s=train.tokens_per_s.median(),
-                tokens=cfg["steps"] * cfg["batch_size"] * cfg["resolved"]["window"], precision=cfg["resolved"]["precision"])
+                tokens=cfg["steps"] * cfg["batch_size"] * cfg["resolved"]["window"],
+                precision=cfg["resolved"]["precision"])
 
 def _finished(log:Path) -> bool:
     return (log / "run.json").is_file() and json.loads((log / "run.json").read_text())["state"] == "finished"
 
 def report(runs:Path):
-    rows = [dict(arm=a, seed=s, source="logs", **summarise(LOGS / f"{a}-seed{s}")) for a in [*ARMS, *EXPLORATORY] for s in SEEDS
+    rows = [dict(arm=a, seed=s, source="logs", **summarise(LOGS / f"{a}-seed{s}"))
+            for a in [*ARMS, *EXPLORATORY] for s in SEEDS
             if _finished(LOGS / f"{a}-seed{s}")]
     have = {(r["arm"], r["seed"]) for r in rows}
     v1 = pd.read_csv(V1).assign(source="results-v1.csv") if V1.is_file() else pd.DataFrame()
-    carried = [r for r in v1.to_dict("records") if (r["arm"], r["seed"]) not in have and r["arm"] in [*ARMS, *EXPLORATORY]]
+    carried = [r for r in v1.to_dict("records")
+               if (r["arm"], r["seed"]) not in have and r["arm"] in [*ARMS, *EXPLORATORY]]
     df = pd.DataFrame(rows + carried)
-    df["order"] = df.arm.map({a: i for i, a in enumerate([*ARMS, *EXPLORATORY])}); df = df.sort_values(["order", "seed"]).drop(columns="order")
+    df["order"] = df.arm.map({a: i for i, a in enumerate([*ARMS, *EXPLORATORY])})
+    df = df.sort_values(["order", "seed"]).drop(columns="order")
     df.to_csv(HERE / "results.csv", index=False)
     cols = ["student_acc", "teacher_acc", "effective_prototypes", "entropy_over_logK", "grad_ratio", "tokens_per_s"]
     g = df.groupby("arm", sort=False)
-    lines = ["| arm | n | student acc | teacher acc | effective prototypes (K) | per-sample entropy / log K | grad ratio distill/MLM | tokens/s |",
+    lines = ["| arm | n | student acc | teacher acc | effective prototypes (K) | per-sample entropy / log K | "
+             "grad ratio distill/MLM | tokens/s |",
              "|---|---:|---|---|---|---|---|---:|"]
     for arm, part in g:
         ms = lambda c, f="{:.3f}": ((f"{f.format(part[c].mean())} ± {f.format(part[c].std(ddof=1))}" if len(part) > 1
                                      else f.format(part[c].iloc[0])) if part[c].notna().any() else "–")
         arm = f"{arm} (exploratory: {EXPLORATORY[arm]})" if arm in EXPLORATORY else arm
         arm += " †" if (part.source == "results-v1.csv").all() else ""
-        lines.append(f"| {arm} | {len(part)} | {ms('student_acc')} | {ms('teacher_acc')} | {ms('effective_prototypes', '{:.1f}')} ({part.K.iloc[0]}) "
-                     f"| {ms('entropy_over_logK', '{:.2f}')} | {ms('grad_ratio', '{:.3f}')} | {part.tokens_per_s.median():,.0f} |")
-    lines += ["", "† measured in the first session (rows carried over from results-v1.csv; their curves are in accuracy-v1.png and "
-              "collapse-v1.png). Tokens/s: median training throughput, disturbed where other jobs shared the 2 cores."]
+        lines.append(f"| {arm} | {len(part)} | {ms('student_acc')} | {ms('teacher_acc')} | "
+                     f"{ms('effective_prototypes', '{:.1f}')} ({part.K.iloc[0]}) "
+                     f"| {ms('entropy_over_logK', '{:.2f}')} | {ms('grad_ratio', '{:.3f}')} | "
+                     f"{part.tokens_per_s.median():,.0f} |")
+    lines += ["", "† measured in the first session (rows carried over from results-v1.csv; their curves are in "
+              "accuracy-v1.png and collapse-v1.png). Tokens/s: median training throughput, disturbed where other "
+              "jobs shared the 2 cores."]
     (HERE / "results.md").write_text("\n".join(lines) + "\n")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     for i, arm in enumerate([*ARMS, *EXPLORATORY]):
@@ -104,8 +114,10 @@ def report(runs:Path):
             v = read_metrics(run).query("split == 'val'")
             K = json.loads((run / "config.json").read_text())["resolved"]["model"]["out_dim"]
             kw = dict(color=f"C{i}", ls="-" if s == SEEDS[0] else "--", label=arm if s == SEEDS[0] else None)
-            axes[0].plot(v.step, v.teacher_entropy / math.log(K), **kw); axes[1].plot(v.step, v.effective_prototypes / K, **kw)
-    axes[0].set_title("held-out per-sample teacher entropy / log K (1 = uniform)"); axes[1].set_title("effective prototypes / K (held out)")
+            axes[0].plot(v.step, v.teacher_entropy / math.log(K), **kw)
+            axes[1].plot(v.step, v.effective_prototypes / K, **kw)
+    axes[0].set_title("held-out per-sample teacher entropy / log K (1 = uniform)")
+    axes[1].set_title("effective prototypes / K (held out)")
     for ax in axes: ax.set_xlabel("step (16 x 1 kb)"); ax.legend(fontsize=7)
     fig.tight_layout(); fig.savefig(HERE / "collapse.png", dpi=110); plt.close(fig)
     print("\n".join(lines))

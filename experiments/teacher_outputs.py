@@ -23,5 +23,6 @@ x = one_hot(torch.as_tensor(WindowSampler(Genome(fasta, cache_dir="/tmp/findna-c
 with torch.no_grad(): t_cls = teacher(x).cls_logits                                  # (B, n_cls, K)
 s = {k: float(v) for k, v in collapse_stats(t_cls, center, tau_t).items()}
 K = t_cls.shape[-1]
-print(f"per-token entropy {s['teacher_entropy']:.3f} nats; entropy of the batch mean {s['mean_entropy']:.3f} (max {np.log(K):.3f}); "
+print(f"per-token entropy {s['teacher_entropy']:.3f} nats; entropy of the batch mean {s['mean_entropy']:.3f} "
+      f"(max {np.log(K):.3f}); "
       f"{s['effective_prototypes']:.1f} effective prototypes of {K}; {s['distinct_argmax']:.0f} distinct arg-max")

@@ -38,7 +38,8 @@ def sample_variants(g:Genome, n:int, seed:int=0) -> pd.DataFrame:
             transition = {ctx[1], alt} in ({"C", "T"}, {"A", "G"})
             kind = ("CpG transition (C>T / G>A)" if cpg and transition else "other transition" if transition
                     else "transversion")
-            rows.append(dict(chrom=chrom, pos=p + 1, ref=ctx[1], alt=alt, id=".", line=len(rows) + 2, cpg=cpg, kind=kind))
+            rows.append(dict(chrom=chrom, pos=p + 1, ref=ctx[1], alt=alt, id=".", line=len(rows) + 2,
+                             cpg=cpg, kind=kind))
     return pd.DataFrame(rows)
 
 def report(s:pd.DataFrame) -> str:
@@ -47,18 +48,20 @@ def report(s:pd.DataFrame) -> str:
     cpg, rest = s.score[s.kind == order[0]], s.score[s.kind != order[0]]
     u = mannwhitneyu(cpg, rest, alternative="greater")
     lines = ["# Zero-shot variant scores on held-out chr20", "",
-             f"Every substitution at {s.pos.nunique():,} random positions of the held-out last 5 % of chr20 (GRCh37; never "
-             f"sampled in pretraining), scored by the shipped teacher `{MODEL}` with `findna.variants.score_variants`: "
+             f"Every substitution at {s.pos.nunique():,} random positions of the held-out last 5 % of chr20 "
+             f"(GRCh37; never sampled in pretraining), scored by the shipped teacher `{MODEL}` "
+             "with `findna.variants.score_variants`: "
              "masked log P(alt) − log P(ref), the mean of both strands. Higher = the alternative is less surprising. "
              "Command: `python experiments/variant_scores.py --threads 1`.", "",
              "| substitution | n | median score | mean score |", "|---|---:|---:|---:|"]
     lines += [f"| {k} | {int(g.size()[k])} | {g.median()[k]:.3f} | {g.mean()[k]:.3f} |" for k in order if k in g.size()]
     verdict = "agrees" if u.pvalue < 0.01 and cpg.median() > rest.median() else "does not clearly agree"
-    lines += ["", f"**Reading.** CpG transitions score a median {cpg.median():.3f} against {rest.median():.3f} for all other "
-              f"substitutions (one-sided Mann–Whitney U, p = {u.pvalue:.2g}): the model {verdict} with the human mutational "
-              "spectrum, in which C→T at CpG (G→A on the other strand) is the commonest substitution, as far as masked-base "
-              "surprise goes — the same process (methylated CpG deaminating to TpG) left the human reference depleted of CpG, "
-              "which is what a model of the reference can learn. This is a sanity check of what pretraining learned, not a benchmark of variant effects "
+    lines += ["", f"**Reading.** CpG transitions score a median {cpg.median():.3f} against {rest.median():.3f} "
+              f"for all other substitutions (one-sided Mann–Whitney U, p = {u.pvalue:.2g}): the model {verdict} "
+              "with the human mutational spectrum, in which C→T at CpG (G→A on the other strand) is the commonest "
+              "substitution, as far as masked-base surprise goes — the same process (methylated CpG deaminating to "
+              "TpG) left the human reference depleted of CpG, which is what a model of the reference can learn. "
+              "This is a sanity check of what pretraining learned, not a benchmark of variant effects "
               "(no labels; one chromosome; a small CPU-pretrained network).", "", "![scores by substitution](cpg.png)"]
     return "\n".join(lines) + "\n"
 
@@ -78,7 +81,8 @@ if __name__ == "__main__":
         s.drop(columns="line").to_csv(OUT / "scores.tsv", sep="\t", index=False)
     fig, ax = plt.subplots(figsize=(6, 3.2))
     order = ["CpG transition (C>T / G>A)", "other transition", "transversion"]
-    ax.boxplot([s.score[s.kind == k] for k in order], tick_labels=[k.replace(" (", "\n(") for k in order], showfliers=False)
+    ax.boxplot([s.score[s.kind == k] for k in order], tick_labels=[k.replace(" (", "\n(") for k in order],
+               showfliers=False)
     ax.set(ylabel="log P(alt) − log P(ref)", title=f"{MODEL}, held-out chr20: {s.pos.nunique()} positions")
     fig.tight_layout(); fig.savefig(OUT / "cpg.png", dpi=110); plt.close(fig)
     (OUT / "README.md").write_text(report(s)); print((OUT / "README.md").read_text())

@@ -440,8 +440,9 @@ def _read_mtcdna(folder:Path, rel:str, width:int, seed:int) -> tuple[dict, list]
     raws = {name: _raw_subset(seqs, labels, origin, rows, files, f"{name} {len(rows)}/{len(seqs)} of the kept records")
             for name, rows in (("train", train), ("dev", dev), ("test", test))}
     n_full = sum(len(s) == width for s in seqs)
-    return raws, [f"MTcDNA: {dropped} of {total} records ≤ {MTCDNA_MIN_LENGTH} nt dropped (recipe); {len(seqs)} kept, "
-                  f"{n_full} truncated to {width} nt, {len(seqs) - n_full} padded with -1 (the reference pads with N)"]
+    return raws, [f"MTcDNA: {dropped} of {total} records ≤ {MTCDNA_MIN_LENGTH} nt dropped (recipe); "
+                  f"{len(seqs)} kept, {n_full} truncated to {width} nt, "
+                  f"{len(seqs) - n_full} padded with -1 (the reference pads with N)"]
 
 # %% ../nbs/07_tasks.ipynb #373466d4
 def _raw_subset(seqs, labels, origin, rows, files, description) -> _Raw:

@@ -1,5 +1,6 @@
 """The reference code's network (SwanDNA.py of the public FinDNA code), re-implemented with its module structure and
-key names: per-group torch.roll in a Python loop. The one copy, shared by the importer tests and bench/bench_model.py."""
+key names: per-group torch.roll in a Python loop. The one copy, shared by the importer tests and
+bench/bench_model.py."""
 import math
 import numpy as np
 import torch
@@ -32,7 +33,8 @@ class RefSwanDNABlock(nn.Module):
 class RefSwanDNAEncoder(nn.Module):
     def __init__(self, max_len, E, g, H, prenorm, norm):
         super().__init__()
-        self.SwanDNA_blocks = nn.ModuleList([RefSwanDNABlock(E, g, H, prenorm, norm) for _ in range(math.ceil(np.log2(max_len)))])
+        self.SwanDNA_blocks = nn.ModuleList([RefSwanDNABlock(E, g, H, prenorm, norm)
+                                             for _ in range(math.ceil(np.log2(max_len)))])
     def forward(self, x):
         for block in self.SwanDNA_blocks: x = block(x)
         return x

@@ -28,11 +28,12 @@ def test_mlm_loss_broadcasts_over_channels_not_random_entries():
     logits.grad = None                                       # findna's default: CE over the 4 bases, N logit ignored
     mlm_loss(logits, targets, mask).backward()
     assert (logits.grad[0, 1, :4] != 0).all() and (logits.grad[0, 1, 4] == 0) and (logits.grad[0, [0, 2, 3]] == 0).all()
-    assert mlm_accuracy(torch.tensor([[[0, 0, 0, 0, 0.], [9, 0, 0, 0, 0]]]), F.one_hot(torch.tensor([[0, 0]]), 5).float(),
-                        torch.tensor([[False, True]])) == 1.0
+    assert mlm_accuracy(torch.tensor([[[0, 0, 0, 0, 0.], [9, 0, 0, 0, 0]]]),
+                        F.one_hot(torch.tensor([[0, 0]]), 5).float(), torch.tensor([[False, True]])) == 1.0
 
 def test_distillation_loss_hand_value():
-    s = torch.tensor([[[0.3, -0.2, 0.1]]]); t = torch.tensor([[[0.05, 0.0, -0.05]]]); c = torch.tensor([[0.0, 0.0, 0.05]])
+    s = torch.tensor([[[0.3, -0.2, 0.1]]]); t = torch.tensor([[[0.05, 0.0, -0.05]]])
+    c = torch.tensor([[0.0, 0.0, 0.05]])
     q = torch.softmax(torch.tensor([0.05, 0.0, -0.10]) / 0.04, 0)
     logp = torch.log_softmax(torch.tensor([0.3, -0.2, 0.1]) / 0.1, 0)
     assert math.isclose(distillation_loss(s, t, c, 0.1, 0.04).item(), -(q * logp).sum().item(), rel_tol=1e-6)
@@ -45,7 +46,8 @@ def test_centre_moves_toward_teacher_mean_with_momentum_09():
     assert torch.allclose(loss.center, 0.9 * 1.0 + 0.1 * t.mean((0, 1)), atol=1e-6)
 
 def test_teacher_entropy_bounds():
-    assert math.isclose(collapse_stats(torch.zeros(3, 2, 7), torch.zeros(1, 7), 0.04)["teacher_entropy"].item(), math.log(7), rel_tol=1e-6)
+    assert math.isclose(collapse_stats(torch.zeros(3, 2, 7), torch.zeros(1, 7), 0.04)["teacher_entropy"].item(),
+                        math.log(7), rel_tol=1e-6)
 
 def test_ema_moves_teacher_by_exactly_one_minus_m_times_difference():
     torch.manual_seed(0)
@@ -98,11 +100,13 @@ def test_collapse_monitor_sees_batch_mean_collapse():
     K = 128
     same = torch.zeros(64, 10, K); same[..., 3] = 20.0
     healthy = torch.zeros(64, 10, K)
-    healthy[torch.arange(64)[:, None], torch.arange(10), torch.randint(0, K, (64, 10), generator=torch.Generator().manual_seed(0))] = 20.0
+    healthy[torch.arange(64)[:, None], torch.arange(10),
+            torch.randint(0, K, (64, 10), generator=torch.Generator().manual_seed(0))] = 20.0
     st_same, st_ok = collapse_stats(same, torch.zeros(1, K), 0.04), collapse_stats(healthy, torch.zeros(1, K), 0.04)
     assert abs(st_same["teacher_entropy"] - st_ok["teacher_entropy"]) < 1e-4
     assert collapse_verdict(st_same, K) == "collapsed" and st_same["distinct_argmax"] == 1
     assert collapse_verdict(st_ok, K) is None and st_ok["effective_prototypes"] > K / 2
     assert collapse_verdict(collapse_stats(torch.randn(64, 10, K) * 1e-4, torch.zeros(1, K), 0.04), K) == "uniform"
-    two = torch.zeros(64, 10, K); two[:32, :, 0] = 20.0; two[32:, :, 1] = 20.0       # 2 of 128 in use: < 1 % of K? no: 2 >= 2
+    # 2 of 128 in use: < 1 % of K? no: 2 >= 2
+    two = torch.zeros(64, 10, K); two[:32, :, 0] = 20.0; two[32:, :, 1] = 20.0
     assert collapse_verdict(collapse_stats(two, torch.zeros(1, K), 0.04), 1000) == "collapsed"   # 2 < 1 % of 1000

@@ -8,7 +8,8 @@ from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, silhoue
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 from conftest import DEMO_GENOME, ROOT, shared_data
-from findna.embeddings import (PROBE_CS, RANDOM_SEED_OFFSET, EmbeddingError, EmbeddingsConfig, _confusions, _metric_from_confusion,
+from findna.embeddings import (PROBE_CS, RANDOM_SEED_OFFSET, EmbeddingError, EmbeddingsConfig, _confusions,
+                               _metric_from_confusion,
                                compare_to_random, embed_models, heldout_intervals, load_models, load_task_data, probe,
                                probe_table, population_genome, population_windows, task_features, umap_2d,
                                window_properties)
@@ -18,14 +19,16 @@ from findna.tasks import write_synthetic_data
 
 @pytest.fixture(scope="module")
 def teacher_dir(tmp_path_factory):
-    return FinDNA(FinDNAConfig.preset("tiny"), seed=5).save_pretrained(tmp_path_factory.mktemp("ckpt") / "teacher", role="teacher")
+    return FinDNA(FinDNAConfig.preset("tiny"), seed=5).save_pretrained(tmp_path_factory.mktemp("ckpt") / "teacher",
+                                                                       role="teacher")
 
 @pytest.fixture(scope="module")
 def synthetic_root(tmp_path_factory):
     return write_synthetic_data(tmp_path_factory.mktemp("data"))
 
 def sklearn_reference(Xtr, ytr, Xva, yva, Xte, yte, metric_fn):
-    "The probes recomputed with scikit-learn alone: kNN (5, cosine), standardised logistic regression with C chosen on val."
+    ("The probes recomputed with scikit-learn alone: kNN (5, cosine), standardised logistic regression with C chosen"
+     " on val.")
     knn = KNeighborsClassifier(n_neighbors=5, metric="cosine").fit(Xtr, ytr).predict(Xte)
     sc = StandardScaler().fit(Xtr)
     val_scores = [metric_fn(yva, LogisticRegression(C=C, max_iter=2000, random_state=0).fit(sc.transform(Xtr), ytr)
@@ -60,7 +63,8 @@ def test_bootstrap_metrics_equal_sklearn():
     rows = rng.integers(0, 80, (6, 80))
     for name, fn in dict(accuracy=accuracy_score, mcc=matthews_corrcoef,
                          f1_macro=lambda a, b: f1_score(a, b, average="macro", zero_division=0)).items():
-        np.testing.assert_allclose(_metric_from_confusion(_confusions(y, p, rows, 3), name), [fn(y[r], p[r]) for r in rows], atol=1e-12)
+        np.testing.assert_allclose(_metric_from_confusion(_confusions(y, p, rows, 3), name),
+                                   [fn(y[r], p[r]) for r in rows], atol=1e-12)
 
 def test_table_always_has_the_random_baseline(teacher_dir, synthetic_root):
     models = load_models(teacher_dir, seed=0)
@@ -76,8 +80,10 @@ def test_table_always_has_the_random_baseline(teacher_dir, synthetic_root):
 
 def test_bad_inputs_are_clear_errors(teacher_dir, tmp_path):
     models = load_models(teacher_dir)
-    with pytest.raises(EmbeddingError, match="no sequences to embed in the input: the list is empty"): embed_models(models, [])
-    with pytest.raises(EmbeddingError, match="does not exist; pass a pretraining run folder"): load_models(tmp_path / "no-such-run")
+    with pytest.raises(EmbeddingError, match="no sequences to embed in the input: the list is empty"):
+        embed_models(models, [])
+    with pytest.raises(EmbeddingError, match="does not exist; pass a pretraining run folder"):
+        load_models(tmp_path / "no-such-run")
     with pytest.raises(EmbeddingError, match=r"needs at least 16 sequences, got 15; embed more"):
         umap_2d(np.random.default_rng(0).normal(size=(15, 8)), n_neighbors=15)
     with pytest.raises(EmbeddingError, match="unknown parameter"): EmbeddingsConfig.from_dict(dict(n_per_splits=3))
@@ -85,7 +91,8 @@ def test_bad_inputs_are_clear_errors(teacher_dir, tmp_path):
 def test_window_properties_of_a_soft_masked_genome(tmp_path):
     rng = np.random.default_rng(1)
     letters = "".join(rng.choice(list("ACGTacgtNn"), size=3000, p=[.2, .15, .15, .2, .07, .05, .05, .07, .03, .03]))
-    (tmp_path / "sm.fa").write_text(">chr1\n" + "\n".join(letters[i:i + 60] for i in range(0, 3000, 60)) + "\n>chr2\n" + "ACGT" * 100 + "\n")
+    (tmp_path / "sm.fa").write_text(">chr1\n" + "\n".join(letters[i:i + 60] for i in range(0, 3000, 60))
+                                    + "\n>chr2\n" + "ACGT" * 100 + "\n")
     genome = Genome(tmp_path / "sm.fa")
     iv, _ = heldout_intervals(genome, "chr1")
     seqs, where = population_windows(genome, iv, n=40, length=200, seed=0)
@@ -108,9 +115,11 @@ def test_load_models_from_a_trainer_run_folder(tmp_path):
     for name in ("student", "teacher"):
         for k, v in state[name].items(): torch.testing.assert_close(models[name].state_dict()[k], v, rtol=0, atol=0)
     assert models["student"].config.max_len == 300 and models["random"].config == models["student"].config
-    start = FinDNA(models["teacher"].config, seed=0)               # the run's own initial weights (trainer: manual_seed(0))
-    assert not torch.equal(models["random"].embedding.weight, start.embedding.weight)   # the baseline is an independent draw
-    assert torch.equal(models["random"].embedding.weight, FinDNA(models["teacher"].config, seed=RANDOM_SEED_OFFSET + 3).embedding.weight)
+    start = FinDNA(models["teacher"].config, seed=0)  # the run's own initial weights (trainer: manual_seed(0))
+    # the baseline is an independent draw
+    assert not torch.equal(models["random"].embedding.weight, start.embedding.weight)
+    assert torch.equal(models["random"].embedding.weight,
+                       FinDNA(models["teacher"].config, seed=RANDOM_SEED_OFFSET + 3).embedding.weight)
     genome, iv, how = population_genome(run)                    # the run's genome and held-out contig
     assert iv.chrom.tolist() == ["chr20_b"] and "the run's split" in how
 
@@ -145,7 +154,8 @@ def test_run_notebook_defaults(tmp_path):
 def test_run_notebook_parameters_are_the_config_fields():
     papermill = pytest.importorskip("papermill")
     from dataclasses import fields
-    assert list(papermill.inspect_notebook(str(ROOT / "nbs" / "12_embeddings.ipynb"))) == [f.name for f in fields(EmbeddingsConfig)]
+    assert (list(papermill.inspect_notebook(str(ROOT / "nbs" / "12_embeddings.ipynb")))
+            == [f.name for f in fields(EmbeddingsConfig)])
 
 def test_run_notebook_rejects_unknown_parameter(tmp_path):
     papermill = pytest.importorskip("papermill")
@@ -162,13 +172,16 @@ def test_findna_embed_command_line(tmp_path):
     script = Path(sys.executable).parent / "findna-embed"
     assert script.exists(), f"{script} missing: install findna (make install) so the console script exists"
     (tmp_path / "q.fa").write_text(">a desc\nACGTACGTAC\nGGT\n>b\nGGGCCCAT\n")
-    done = subprocess.run([str(script), "--fasta", str(tmp_path / "q.fa"), "--out", str(tmp_path / "q.npy"), "--threads", "1"],
+    done = subprocess.run([str(script), "--fasta", str(tmp_path / "q.fa"), "--out", str(tmp_path / "q.npy"),
+                           "--threads", "1"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     x = np.load(tmp_path / "q.npy")
     assert x.shape[0] == 2 and np.isfinite(x).all() and (tmp_path / "q.ids.txt").read_text() == "a\nb\n"
-    again = subprocess.run([str(script), "--fasta", str(tmp_path / "q.fa"), "--out", str(tmp_path / "q.npy")], capture_output=True, text=True)
-    assert again.returncode == 2 and again.stderr.startswith("findna-embed: error: ") and "never overwrites" in again.stderr
+    again = subprocess.run([str(script), "--fasta", str(tmp_path / "q.fa"), "--out", str(tmp_path / "q.npy")],
+                           capture_output=True, text=True)
+    assert (again.returncode == 2 and again.stderr.startswith("findna-embed: error: ")
+            and "never overwrites" in again.stderr)
 
 def test_two_named_networks_and_their_paired_difference(teacher_dir, synthetic_root, tmp_path):
     "checkpoint='findna=A,mlm=B': both networks beside random, and findna − mlm with a paired bootstrap interval."
@@ -181,11 +194,13 @@ def test_two_named_networks_and_their_paired_difference(teacher_dir, synthetic_r
     pairs = pd.read_csv(tmp_path / "out" / "pairs.csv")
     assert (pairs.model == "findna").all() and (pairs.baseline == "mlm").all() and len(pairs) == 2     # knn, linear
     row = pairs[pairs.probe == "linear"].iloc[0]
-    assert row["diff"] == pytest.approx(res.probes.set_index("model").linear["findna"] - res.probes.set_index("model").linear["mlm"])
+    assert row["diff"] == pytest.approx(res.probes.set_index("model").linear["findna"]
+                                        - res.probes.set_index("model").linear["mlm"])
     assert "**findna − mlm** over 2 comparisons" in res.reading
 
 def test_findna_embed_refuses_what_it_cannot_do_honestly(teacher_dir, tmp_path):
-    "An empty FASTA, an unfinished run (unless --unfinished) and a record longer than the network was trained on are named."
+    ("An empty FASTA, an unfinished run (unless --unfinished) and a record longer than the network was trained on are"
+     " named.")
     from findna.embeddings import EmbedConfig, embed_fasta
     from findna.model import FinDNAWarning
     from findna.runs import write_json
@@ -200,5 +215,6 @@ def test_findna_embed_refuses_what_it_cannot_do_honestly(teacher_dir, tmp_path):
     with pytest.raises(EmbeddingError, match="unfinished pretrain run.*--unfinished"):
         embed_fasta(EmbedConfig(fasta=str(tmp_path / "q.fa"), out=str(tmp_path / "u.npy"), model=str(run)))
     with pytest.warns(FinDNAWarning, match="longest record \\(200 nt\\) is longer than the 128 nt"):
-        out = embed_fasta(EmbedConfig(fasta=str(tmp_path / "q.fa"), out=str(tmp_path / "u.npy"), model=str(run), unfinished=True))
+        out = embed_fasta(EmbedConfig(fasta=str(tmp_path / "q.fa"), out=str(tmp_path / "u.npy"), model=str(run),
+                                      unfinished=True))
     assert np.load(out).shape == (1, 36)

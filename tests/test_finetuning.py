@@ -25,7 +25,8 @@ def root(tmp_path_factory):
 @pytest.fixture(scope="module")
 def teacher_dir(tmp_path_factory):
     "A tiny random network saved as a teacher (stands in for a pretrained one)."
-    return FinDNA(FinDNAConfig.preset("tiny"), seed=0).save_pretrained(tmp_path_factory.mktemp("run") / "teacher", role="teacher")
+    return FinDNA(FinDNAConfig.preset("tiny"), seed=0).save_pretrained(tmp_path_factory.mktemp("run") / "teacher",
+                                                                       role="teacher")
 
 @pytest.fixture(scope="module")
 def run(root, tmp_path_factory):
@@ -34,7 +35,8 @@ def run(root, tmp_path_factory):
     calls, real = [], FT.predict
     mp = pytest.MonkeyPatch()
     mp.setattr(FT, "predict", lambda model, split, *a, **k: calls.append(split) or real(model, split, *a, **k))
-    try: rec = finetune(task="prom_core_all", data_dir=str(root), epochs=2, out_dir=str(out), **{k: v for k, v in FAST.items() if k != "epochs"})
+    try: rec = finetune(task="prom_core_all", data_dir=str(root), epochs=2, out_dir=str(out),
+                        **{k: v for k, v in FAST.items() if k != "epochs"})
     finally: mp.undo()
     return rec, out, calls
 
@@ -49,7 +51,8 @@ def test_metrics_are_sklearn_on_the_whole_split(run, root):
         assert rec[s]["accuracy"] == accuracy_score(y, pred)
         assert rec[s]["f1_macro"] == f1_score(y, pred, average="macro")
         assert rec[s]["auroc"] == pytest.approx(roc_auc_score(y, p[:, 1]), abs=1e-12)
-    best = FinDNAClassifier.from_pretrained(out / "best")               # the saved predictions are the best checkpoint's
+    # the saved predictions are the best checkpoint's
+    best = FinDNAClassifier.from_pretrained(out / "best")
     np.testing.assert_allclose(predict(best, load("prom_core_all", root).test, "fp32"), saved["test_probs"], atol=1e-5)
 
 def test_test_is_predicted_once_and_last(run):
@@ -63,7 +66,8 @@ def test_best_checkpoint_is_best_val(run):
     rec, out, _ = run
     evals = FT.read_metrics(out)
     assert rec["val"]["mcc"] == evals.mcc.max()
-    assert rec["best"]["step"] == int(evals.step[evals.mcc.idxmax()])  # first of equal maxima: ties keep the earlier one
+    # first of equal maxima: ties keep the earlier one
+    assert rec["best"]["step"] == int(evals.step[evals.mcc.idxmax()])
 
 def test_record_says_what_ran(run):
     rec, _, _ = run
@@ -98,31 +102,37 @@ def test_bad_inputs(root, teacher_dir, tmp_path):
     with pytest.raises(TaskError, match="train_split='dev'"):               # a dev-only task
         finetune(task="H3", data_dir=str(root), out_dir=str(tmp_path / "a"), **FAST)
     with pytest.raises(FinetuneError, match="does not exist"):
-        finetune(task="prom_core_all", data_dir=str(root), pretrained=str(tmp_path / "nowhere"), out_dir=str(tmp_path / "b"), verbose=False)
+        finetune(task="prom_core_all", data_dir=str(root), pretrained=str(tmp_path / "nowhere"),
+                 out_dir=str(tmp_path / "b"), verbose=False)
     with pytest.raises(FinetuneError, match="pretrained with max_len=128.*layout='task'"):   # 500 nt > 128
-        finetune(task="H3", train_split="dev", data_dir=str(root), pretrained=str(teacher_dir), out_dir=str(tmp_path / "c"), verbose=False)
+        finetune(task="H3", train_split="dev", data_dir=str(root), pretrained=str(teacher_dir),
+                 out_dir=str(tmp_path / "c"), verbose=False)
     clf = FinDNAClassifier(FinDNAConfig.preset("tiny"), n_classes=2, seed=0)
     clf.save_pretrained(tmp_path / "clf")
     with pytest.raises(FinetuneError, match="is a 2-class classifier"):
-        finetune(task="human_ensembl_regulatory", data_dir=str(root), pretrained=str(tmp_path / "clf"), out_dir=str(tmp_path / "d"), verbose=False)
+        finetune(task="human_ensembl_regulatory", data_dir=str(root), pretrained=str(tmp_path / "clf"),
+                 out_dir=str(tmp_path / "d"), verbose=False)
     with pytest.raises(FinetuneError, match="takes at most 128"):
-        finetune(task="H3", train_split="dev", data_dir=str(root), pretrained=str(tmp_path / "clf"), out_dir=str(tmp_path / "e"), verbose=False)
+        finetune(task="H3", train_split="dev", data_dir=str(root), pretrained=str(tmp_path / "clf"),
+                 out_dir=str(tmp_path / "e"), verbose=False)
     with pytest.raises(FinetuneError, match=r"unknown fine-tuning parameter\(s\) \['epoch'\]"):
         finetune(task="prom_core_all", epoch=3)
     with pytest.raises(FinetuneError, match="holds the teacher, but init_from='student'"):
-        finetune(task="prom_core_all", data_dir=str(root), pretrained=str(teacher_dir), init_from="student", verbose=False)
+        finetune(task="prom_core_all", data_dir=str(root), pretrained=str(teacher_dir), init_from="student",
+                 verbose=False)
     import shutil
     shutil.copytree(teacher_dir, tmp_path / "edited")                   # weights of H = 64 under a config that says 32
     cfg = json.loads((tmp_path / "edited" / "config.json").read_text())
     (tmp_path / "edited" / "config.json").write_text(json.dumps({**cfg, "hidden_dim": 32}))
     with pytest.raises(FinetuneError, match="does not fit task prom_core_all"):
-        finetune(task="prom_core_all", data_dir=str(root), pretrained=str(tmp_path / "edited"), out_dir=str(tmp_path / "f"), verbose=False)
+        finetune(task="prom_core_all", data_dir=str(root), pretrained=str(tmp_path / "edited"),
+                 out_dir=str(tmp_path / "f"), verbose=False)
     assert not any((tmp_path / d / "results.json").exists() for d in "abcdef")
 
 def test_pretrained_probe_and_task_layout(root, teacher_dir, tmp_path):
     teacher = FinDNA.from_pretrained(teacher_dir)
-    rec = finetune(task="prom_core_all", data_dir=str(root), pretrained=str(teacher_dir.parent), mode="probe", rc_tta=True,
-                   out_dir=str(tmp_path / "probe"), **{k: v for k, v in FAST.items() if k != "preset"})
+    rec = finetune(task="prom_core_all", data_dir=str(root), pretrained=str(teacher_dir.parent), mode="probe",
+                   rc_tta=True, out_dir=str(tmp_path / "probe"), **{k: v for k, v in FAST.items() if k != "preset"})
     probe = FinDNAClassifier.from_pretrained(tmp_path / "probe" / "best")
     for k, v in teacher.state_dict().items():
         if k.startswith(("embedding", "backbone")): torch.testing.assert_close(probe.state_dict()[k], v)   # frozen
@@ -143,9 +153,11 @@ def test_long_variable_length_task_in_pieces(root, tmp_path):
 def test_one_validation_is_named(root, tmp_path):
     "eval_every longer than the run validates once: early stopping cannot act, and the run says so."
     with pytest.warns(UserWarning, match="validated once"):
-        rec = finetune(task="prom_core_all", data_dir=str(root), eval_every=10_000, patience=2, out_dir=str(tmp_path / "once"), **FAST)
+        rec = finetune(task="prom_core_all", data_dir=str(root), eval_every=10_000, patience=2,
+                       out_dir=str(tmp_path / "once"), **FAST)
     assert len(FT.read_metrics(tmp_path / "once")) == 1 and any("validated once" in n for n in rec["notes"])
-    rec = finetune(task="prom_core_all", data_dir=str(root), patience=2, out_dir=str(tmp_path / "epoch"), **{**FAST, "epochs": 2})
+    rec = finetune(task="prom_core_all", data_dir=str(root), patience=2, out_dir=str(tmp_path / "epoch"),
+                   **{**FAST, "epochs": 2})
     assert len(FT.read_metrics(tmp_path / "epoch")) == 2 and not any("validated once" in n for n in rec["notes"])
 
 def test_rc_tta_is_strand_symmetric(root):
@@ -167,8 +179,8 @@ def test_kmer_floor(root):
 
 def test_grid_records_failures_and_unavailable(root, teacher_dir, tmp_path):
     cells, unavailable = evaluate_grid(tasks="H3,tf1", data_dir=str(root), seeds="0", inits="pretrained",
-                                       pretrained=str(teacher_dir.parent), on_error="record", out_dir=str(tmp_path / "g"),
-                                       epochs=1, verbose=False)
+                                       pretrained=str(teacher_dir.parent), on_error="record",
+                                       out_dir=str(tmp_path / "g"), epochs=1, verbose=False)
     assert list(unavailable.task) == ["tf1"]
     failed = cells[cells.init == "pretrained"].iloc[0]
     assert failed.status.startswith("failed: FinetuneError") and "layout='task'" in failed.status
@@ -185,10 +197,11 @@ def test_grid_records_failures_and_unavailable(root, teacher_dir, tmp_path):
 def test_grid_resumes_after_the_data_root_moved(root, tmp_path):
     "The data root is a location: a grid resumed on a copy of it reads its cells back; changed data are refused."
     import shutil
-    kw = dict(tasks="prom_core_all", seeds="0", inits="scratch", scratch_preset="tiny", epochs=1, batch_size=16, lr=3e-3,
-              precision="fp32", out_dir=str(tmp_path / "g"), on_error="raise", verbose=False)
+    kw = dict(tasks="prom_core_all", seeds="0", inits="scratch", scratch_preset="tiny", epochs=1, batch_size=16,
+              lr=3e-3, precision="fp32", out_dir=str(tmp_path / "g"), on_error="raise", verbose=False)
     cells, _ = evaluate_grid(data_dir=str(root), **kw)
-    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "g/cells").glob("*/*/seed0/results.json")}   # scratch and floor
+    # scratch and floor
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "g/cells").glob("*/*/seed0/results.json")}
     moved = Path(shutil.copytree(root, tmp_path / "moved"))
     run_json = tmp_path / "g/run.json"
     for state in ("finished", "running"):                                   # a finished grid, then an interrupted one
@@ -203,8 +216,10 @@ def test_grid_resumes_after_the_data_root_moved(root, tmp_path):
         evaluate_grid(data_dir=str(moved), **kw)
 
 def test_table_and_verdicts():
-    rows = [dict(task="tf1", benchmark="GUE", init=i, seed=s, metric="mcc", status="ok", test=v, protocol="official", n_train=10)
-            for i, vals in (("pretrained", (.50, .52)), ("scratch", (.51, .49)), ("kmer", (.60, .61))) for s, v in enumerate(vals)]
+    rows = [dict(task="tf1", benchmark="GUE", init=i, seed=s, metric="mcc", status="ok", test=v, protocol="official",
+                 n_train=10)
+            for i, vals in (("pretrained", (.50, .52)), ("scratch", (.51, .49)), ("kmer", (.60, .61)))
+            for s, v in enumerate(vals)]
     cells = pd.DataFrame(rows)
     agg = aggregate_results(cells)
     assert agg.loc[("tf1", "kmer"), "mean"] == pytest.approx(0.605)
@@ -224,7 +239,8 @@ def test_shared_prom_core_all(tmp_path):
     floor = kmer_baseline(data, Cs=(1e-2, 1e-1), scalings=("maxabs",))
     assert floor["sizes"] == dict(train=2000, val=len(data.val), test=5920)
     assert 0.2 < floor["test"]["mcc"] < 0.9                                  # a real signal, not a perfect one
-    rec = finetune(task="prom_core_all", data_dir=str(data_dir), max_train_samples=200, out_dir=str(tmp_path / "real"), **FAST)
+    rec = finetune(task="prom_core_all", data_dir=str(data_dir), max_train_samples=200, out_dir=str(tmp_path / "real"),
+                   **FAST)
     assert rec["sizes"]["test"] == 5920 and rec["test"]["n"] == 5920
 
 
@@ -237,30 +253,33 @@ def test_first_finetuning_step_learns(tmp_path, monkeypatch):
         return opt
     monkeypatch.setattr(FT, "adamw", recording)
     root = write_synthetic_data(tmp_path / "data")
-    FT.finetune(task="prom_core_all", data_dir=str(root), preset="tiny", epochs=1, batch_size=16, lr=3e-3, warmup_fraction=0.5,
-                precision="fp32", verbose=False, out_dir=str(tmp_path / "ft"))
+    FT.finetune(task="prom_core_all", data_dir=str(root), preset="tiny", epochs=1, batch_size=16, lr=3e-3,
+                warmup_fraction=0.5, precision="fp32", verbose=False, out_dir=str(tmp_path / "ft"))
     assert len(lrs) > 2 and lrs[0] > 0 and max(lrs) == pytest.approx(3e-3, rel=0.2)
 
 
 def test_layout_task_records_and_warns_about_dropped_layers(tmp_path):
-    "layout='task' at 70 nt keeps 7 of a 1 kb checkpoint's 10 layers per block: a warning, and the counts in the record."
+    ("layout='task' at 70 nt keeps 7 of a 1 kb checkpoint's 10 layers per block: a warning, and the counts in the "
+     "record.")
     root = write_synthetic_data(tmp_path / "data")
     FinDNA(FinDNAConfig.preset("small"), seed=0).save_pretrained(tmp_path / "pre" / "teacher", role="teacher")
     with pytest.warns(Warning, match="pretrained layers are dropped"):
-        rec = finetune(task="prom_core_all", data_dir=str(root), pretrained=str(tmp_path / "pre"), layout="task", epochs=1,
-                       batch_size=32, precision="fp32", verbose=False, out_dir=str(tmp_path / "ft"))
+        rec = finetune(task="prom_core_all", data_dir=str(root), pretrained=str(tmp_path / "pre"), layout="task",
+                       epochs=1, batch_size=32, precision="fp32", verbose=False, out_dir=str(tmp_path / "ft"))
     assert rec["init"]["layers_pretrained"] == 14 < rec["init"]["layers_in_checkpoint"] == 20   # 2 x 7 of 2 x 10
     assert any("6 of 20 pretrained layers are dropped" in n for n in rec["notes"])
 
 def test_finetune_takes_a_user_task_spec(tmp_path):
-    "finetune(task=user_task(folder, metric=...)) runs on your folder and records it; a spec the config cannot carry is refused."
+    ("finetune(task=user_task(folder, metric=...)) runs on your folder and records it; a spec the config cannot carry "
+     "is refused.")
     from findna.tasks import TASKS, user_task
     from dataclasses import replace
     rng = np.random.default_rng(0)
     for split, n in (("train", 64), ("dev", 24), ("test", 24)):
         y = np.arange(n) % 2
         seqs = ["".join(rng.choice(list("ACGT"), 40)) for _ in range(n)]
-        pd.DataFrame(dict(sequence=[s[:10] + ("TATAAA" if l else "GCGCGC") + s[16:] for s, l in zip(seqs, y)], label=y)).to_csv(tmp_path / f"{split}.csv", index=False)
+        pd.DataFrame(dict(sequence=[s[:10] + ("TATAAA" if l else "GCGCGC") + s[16:] for s, l in zip(seqs, y)],
+                          label=y)).to_csv(tmp_path / f"{split}.csv", index=False)
     spec = user_task(tmp_path, metric="mcc")
     cfg = FinetuneConfig(task=spec)
     assert (cfg.task, cfg.metric, cfg.n_classes) == (str(tmp_path.resolve()), "mcc", 2)
@@ -269,10 +288,12 @@ def test_finetune_takes_a_user_task_spec(tmp_path):
     assert FinetuneConfig(task=TASKS["tf1"]).task == "tf1"
     with pytest.raises(FinetuneError, match="length"): FinetuneConfig(task=replace(spec, length=500))
     with pytest.raises(FinetuneError, match="contradicts"): FinetuneConfig(task=spec, metric="accuracy")
-    with pytest.raises(FinetuneError, match="not the registry's"): FinetuneConfig(task=replace(TASKS["tf1"], n_classes=3))
+    with pytest.raises(FinetuneError, match="not the registry's"):
+        FinetuneConfig(task=replace(TASKS["tf1"], n_classes=3))
 
 def test_a_committed_grid_is_read_back_without_training(tmp_path, monkeypatch):
-    "A grid finished by an older version (unset written as '' and 0) is read back whole: no cell trained, no floor computed."
+    ("A grid finished by an older version (unset written as '' and 0) is read back whole: no cell trained, no floor "
+     "computed.")
     committed = Path(__file__).parent.parent / "results" / "downstream" / "labels500" / "scratch"
     if not (committed / "grid.json").is_file(): pytest.skip(f"needs the committed grid {committed}")
     config = json.loads((committed / "grid.json").read_text())["config"]
@@ -282,22 +303,25 @@ def test_a_committed_grid_is_read_back_without_training(tmp_path, monkeypatch):
     monkeypatch.setattr(FT, "_train", lambda *a, **k: pytest.fail("a finished cell was trained again"))
     monkeypatch.setattr(EV, "kmer_baseline", lambda *a, **k: pytest.fail("a finished floor was computed again"))
     cells, unavailable = evaluate_grid({**config, "out_dir": str(copy), "verbose": False})
-    assert len(unavailable) == 0 and (cells.status == "ok").all() and len(cells) == 2 * 39   # 13 tasks × 3 seeds, + floors
-    assert EvalConfig.from_dict(config).metric is None and json.loads((copy / "run.json").read_text())["state"] == "finished"
+    # 13 tasks × 3 seeds, + floors
+    assert len(unavailable) == 0 and (cells.status == "ok").all() and len(cells) == 2 * 39
+    assert (EvalConfig.from_dict(config).metric is None
+            and json.loads((copy / "run.json").read_text())["state"] == "finished")
 
 def test_cli_names_the_network_on_its_first_and_last_line(root, teacher_dir, tmp_path, capsys):
     "`findna-finetune`: the first line and the last say which network the run started from (scratch: preset and size)."
-    fast = ["--task", "prom_core_all", "--data-dir", str(root), "--epochs", "1", "--batch-size", "32", "--precision", "fp32",
-            "--no-verbose"]
+    fast = ["--task", "prom_core_all", "--data-dir", str(root), "--epochs", "1", "--batch-size", "32",
+            "--precision", "fp32", "--no-verbose"]
     FT.finetune_cli(fast + ["--preset", "tiny", "--out-dir", str(tmp_path / "s")])
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == (f"findna-finetune: prom_core_all, from scratch (preset tiny: random weights), full fine-tuning, "
-                        f"37,954 parameters; run folder: {tmp_path / 's'}")
-    assert "; network: from scratch (preset tiny: random weights): random weights: preset 'tiny', layout='pretrained', " \
-           "37,954 parameters); run folder: " in lines[-1]
+    assert lines[0] == (f"findna-finetune: prom_core_all, from scratch (preset tiny: random weights), "
+                        f"full fine-tuning, 37,954 parameters; run folder: {tmp_path / 's'}")
+    assert "; network: from scratch (preset tiny: random weights): random weights: preset 'tiny', " \
+           "layout='pretrained', 37,954 parameters); run folder: " in lines[-1]
     FT.finetune_cli(fast + ["--pretrained", str(teacher_dir), "--out-dir", str(tmp_path / "p")])
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"findna-finetune: prom_core_all, from {teacher_dir} (its teacher), full fine-tuning; run folder: {tmp_path / 'p'}"
+    assert lines[0] == (f"findna-finetune: prom_core_all, from {teacher_dir} (its teacher), full fine-tuning; "
+                        f"run folder: {tmp_path / 'p'}")
     rec = json.loads((tmp_path / "p" / "results.json").read_text())
     assert f"; network: from {teacher_dir} (its teacher): {rec['init']['description']}, " \
            f"{rec['architecture']['n_params']:,} parameters); run folder: " in lines[-1]

@@ -54,7 +54,8 @@ def test_plain_gzip_is_refused_with_a_fix_or_decompressed_once(tmp_path):
 
 def test_non_dna_character_names_contig_position_and_line(tmp_path):
     g = Genome(write_fasta(tmp_path / "g.fa", {"chr1": "ACGT" * 30, "chr2": "A" * 100 + "Q" + "A" * 99}))
-    with pytest.raises(GenomeError, match=r"'Q' in contig chr2 at position 100 \(0-based; file line 6\)"): g.encoded("chr2", 50, 150)
+    with pytest.raises(GenomeError, match=r"'Q' in contig chr2 at position 100 \(0-based; file line 6\)"):
+        g.encoded("chr2", 50, 150)
 
 def test_window_longer_than_every_chromosome(toy):
     with pytest.raises(GenomeError, match="longer than every"): WindowSampler(toy[0], 100_000)

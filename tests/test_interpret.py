@@ -14,11 +14,12 @@ from findna.tasks import load, write_synthetic_data
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    "A tiny classifier fine-tuned for two epochs on the synthetic prom_core_all, and a FASTA of six of its test records."
+    ("A tiny classifier fine-tuned for two epochs on the synthetic prom_core_all, and a FASTA of six of its test"
+     " records.")
     tmp = tmp_path_factory.mktemp("explain")
     root = write_synthetic_data(tmp / "data")
-    finetune(task="prom_core_all", data_dir=str(root), preset="tiny", epochs=2, batch_size=16, lr=3e-3, precision="fp32",
-             out_dir=str(tmp / "ft"), verbose=False)
+    finetune(task="prom_core_all", data_dir=str(root), preset="tiny", epochs=2, batch_size=16, lr=3e-3,
+             precision="fp32", out_dir=str(tmp / "ft"), verbose=False)
     test = load("prom_core_all", root).test
     fasta = tmp / "t.fa"
     fasta.write_text("".join(f">rec{i} y={y}\n{s[:35]}\n{s[35:]}\n" for i, (s, y) in
@@ -35,7 +36,8 @@ def test_cli_writes_attributions_logos_and_seqlets(tiny_run, tmp_path):
     assert (str(z["method"]), int(z["target"]), str(z["class_name"])) == ("ism", 1, "1")
     assert np.all(z["attributions"] * (1 - z["one_hot"]) == 0)             # projected onto the observed bases
     assert np.all(z["one_hot"].sum(1) == 1)
-    assert sorted(p.name for p in (tmp_path / "ex" / "logos").iterdir()) == ["0000_rec0.png", "0001_rec1.png", "0002_rec2.png"]
+    assert sorted(p.name for p in (tmp_path / "ex" / "logos").iterdir()) == ["0000_rec0.png", "0001_rec1.png",
+                                                                             "0002_rec2.png"]
     seqlets = pd.read_csv(tmp_path / "ex" / "seqlets.csv")
     assert {"id", "start", "end", "attribution", "sequence", "motif"} <= set(seqlets.columns) or seqlets.empty
     p1 = predict_sequences(run, fasta, precision="fp32")["p_1"].to_numpy()
@@ -89,7 +91,8 @@ def test_ism_finds_the_motif_a_network_depends_on():
     seqs = [s[:p] + "CACGTG" + s[p + 6:] for s, p in zip(seqs, (4, 21, 40))]
     X = torch.zeros(3, 4, 50)
     for i, s in enumerate(seqs): X[i, ["ACGT".index(c) for c in s], torch.arange(50)] = 1
-    with torch.no_grad(): assert torch.allclose(TangermemeView(Net())(X)[:, 1], torch.full((3,), 12.))   # log-odds 2 · 6
+    # log-odds 2 · 6
+    with torch.no_grad(): assert torch.allclose(TangermemeView(Net())(X)[:, 1], torch.full((3,), 12.))
     a = attribute(Net(), X, target=1, method="ism").sum(1)
     for i, p in enumerate((4, 21, 40)):
         assert a[i, p:p + 6].min() > 1 and a[i, :p].abs().max() < 1e-5 and a[i, p + 6:].abs().max() < 1e-5

@@ -16,7 +16,8 @@ def folder(tmp_path_factory):
     return write_motif_task(tmp_path_factory.mktemp("my_task"), dict(train=120, test=60), length=60)
 
 def test_cli_cnn_lr_auto_on_a_folder(folder, tmp_path, monkeypatch, capsys):
-    "`findna-finetune --task <folder> --preset cnn --lr auto`: every rate's validation score and the choice in results.json."
+    ("`findna-finetune --task <folder> --preset cnn --lr auto`: every rate's validation score and the choice in"
+     " results.json.")
     scored, real = [], FT.predict
     monkeypatch.setattr(FT, "predict", lambda m, split, *a, **k: scored.append(len(split)) or real(m, split, *a, **k))
     out = tmp_path / "cnn"
@@ -31,11 +32,15 @@ def test_cli_cnn_lr_auto_on_a_folder(folder, tmp_path, monkeypatch, capsys):
     assert all(len(p["curve"]) == 3 for p in search["points"])          # one validation per epoch, every rate
     assert isinstance(load_classifier(out / "best"), BaselineCNN) and (out / "lr-search.png").is_file()
     assert sorted(p.name for p in (out / "lr-search").iterdir()) == sorted(f"lr{r:g}" for r in LR_GRID)
-    assert not any((out / "lr-search" / f"lr{r:g}" / "best").exists() for r in LR_GRID)   # weights: only the chosen, in best/
+    # weights: only the chosen, in best/
+    assert not any((out / "lr-search" / f"lr{r:g}" / "best").exists() for r in LR_GRID)
     printed = capsys.readouterr().out.splitlines()
-    assert printed[0].startswith(f"findna-finetune: {folder}, from scratch (preset cnn: random weights), full fine-tuning")
-    assert printed[1].startswith(f"learning rate chosen on validation: {search['chosen']:g} (val {rec['metric']}: 0.00025 → ")
-    assert [l[6:] for l in printed if l.startswith("note: ")] == rec["notes"] and "the GenomicBenchmarks baseline CNN" in printed[-1]
+    assert printed[0].startswith(f"findna-finetune: {folder}, from scratch (preset cnn: random weights), "
+                                 "full fine-tuning")
+    assert printed[1].startswith(f"learning rate chosen on validation: {search['chosen']:g} "
+                                 f"(val {rec['metric']}: 0.00025 → ")
+    assert ([l[6:] for l in printed if l.startswith("note: ")] == rec["notes"]
+            and "the GenomicBenchmarks baseline CNN" in printed[-1])
 
 def test_ties_go_to_the_smaller_rate(folder, tmp_path, monkeypatch):
     "Equal validation scores: the smaller rate is chosen (and only its checkpoint scores test)."
@@ -77,16 +82,17 @@ def test_your_folder_defaults_and_registry_tasks_unchanged(folder):
 def test_the_step_floor_extends_epochs(folder, tmp_path):
     rec = finetune(task=str(folder), preset="cnn", lr=1e-3, epochs=1, min_steps=20, batch_size=32, precision="fp32",
                    out_dir=str(tmp_path / "f"), verbose=False)
-    assert rec["steps"]["per_epoch"] == 4 and rec["steps"]["total"] == 20            # 108 rows / 32 → 4 steps; 5 epochs
+    assert rec["steps"]["per_epoch"] == 4 and rec["steps"]["total"] == 20  # 108 rows / 32 → 4 steps; 5 epochs
 
 def test_grid_cnn_arm_and_lr_auto(tmp_path):
     "The grid's `cnn` arm is the baseline CNN from scratch, with lr='auto' passed to every cell."
     root = write_synthetic_data(tmp_path / "data", seed=0)
     ev = EvalConfig(tasks="prom_core_all", data_dir=str(root), seeds="0", inits="scratch,cnn", scratch_preset="tiny",
-                    lr="auto", lr_grid="1e-3,3e-3", epochs=1, batch_size=16, precision="fp32", out_dir=str(tmp_path / "g"),
-                    verbose=False)
+                    lr="auto", lr_grid="1e-3,3e-3", epochs=1, batch_size=16, precision="fp32",
+                    out_dir=str(tmp_path / "g"), verbose=False)
     cells = {init: cfg for _, init, _, cfg in plan_grid(ev, tmp_path / "g").cells}
-    assert (cells["cnn"].preset, cells["scratch"].preset, cells["cnn"].lr, cells["cnn"].lr_grid) == ("cnn", "tiny", "auto", "1e-3,3e-3")
+    assert ((cells["cnn"].preset, cells["scratch"].preset, cells["cnn"].lr, cells["cnn"].lr_grid)
+            == ("cnn", "tiny", "auto", "1e-3,3e-3"))
     table, _ = evaluate_grid(ev)
     assert sorted(table.init) == ["cnn", "kmer", "scratch"] and (table.status == "ok").all()
     rec = json.loads((tmp_path / "g/cells/prom_core_all/cnn/seed0/results.json").read_text())
@@ -96,8 +102,8 @@ def test_grid_cnn_arm_and_lr_auto(tmp_path):
 def test_records_from_before_these_settings_still_load(tmp_path):
     "A finished run whose config predates lr_grid/min_steps is read back (a missing field counts as its default)."
     root = write_synthetic_data(tmp_path / "data", seed=0)
-    kw = dict(task="prom_core_all", data_dir=str(root), preset="tiny", epochs=1, batch_size=16, lr=3e-3, precision="fp32",
-              out_dir=str(tmp_path / "old"), verbose=False)
+    kw = dict(task="prom_core_all", data_dir=str(root), preset="tiny", epochs=1, batch_size=16, lr=3e-3,
+              precision="fp32", out_dir=str(tmp_path / "old"), verbose=False)
     rec = finetune(**kw)
     path = tmp_path / "old" / "results.json"
     old = json.loads(path.read_text())
@@ -111,14 +117,16 @@ def test_a_finished_fixed_rate_run_counts_as_its_point(folder, tmp_path, monkeyp
     kw = dict(task=str(folder), preset="cnn", epochs=2, min_steps=0, precision="fp32", verbose=False)
     fixed = finetune(lr=5e-4, out_dir=str(tmp_path / "fixed"), **kw)
     search = FinetuneConfig(lr="auto", out_dir=str(tmp_path / "s"), **kw)
-    assert not FT.adopt_lr_point(tmp_path / "fixed", FinetuneConfig(lr="auto", lr_grid="1e-3,2e-3", out_dir=str(tmp_path / "x"), **kw))
-    assert not FT.adopt_lr_point(tmp_path / "fixed", FinetuneConfig(lr="auto", out_dir=str(tmp_path / "y"), **{**kw, "epochs": 3}))
+    assert not FT.adopt_lr_point(tmp_path / "fixed", FinetuneConfig(lr="auto", lr_grid="1e-3,2e-3",
+                                                                    out_dir=str(tmp_path / "x"), **kw))
+    assert not FT.adopt_lr_point(tmp_path / "fixed", FinetuneConfig(lr="auto", out_dir=str(tmp_path / "y"),
+                                                                    **{**kw, "epochs": 3}))
     assert FT.adopt_lr_point(tmp_path / "fixed", search)
     trained, real = [], FT._train
     monkeypatch.setattr(FT, "_train", lambda cfg, *a, **k: trained.append(cfg.lr) or real(cfg, *a, **k))
     rec = finetune(search)
     point = next(p for p in rec["lr_search"]["points"] if p["lr"] == 5e-4)
     assert point["val"] == fixed["val"][fixed["metric"]]
-    if rec["lr_search"]["chosen"] == 5e-4:                               # chosen: trained again (no weights were adopted)
+    if rec["lr_search"]["chosen"] == 5e-4:  # chosen: trained again (no weights were adopted)
         assert trained.count(5e-4) == 1 and any("trained again" in n for n in rec["notes"])
     else: assert 5e-4 not in trained and len(trained) == 3

@@ -8,9 +8,10 @@ def dry_run(where, *args) -> str:
     (where / ".venv").mkdir(exist_ok=True)
     for f in ("requirements.txt", "setup.py", "settings.ini"): (where / f).touch()
     (where / ".venv" / ".findna-installed").touch()                      # the venv counts as installed
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE") and k != "DEMO_OUT"}   # also under `make test`
-    return subprocess.run(["make", "--no-print-directory", "-n", "demo", *args], cwd=where, env=env, capture_output=True,
-                          text=True, check=True).stdout
+    # also under `make test`
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE") and k != "DEMO_OUT"}
+    return subprocess.run(["make", "--no-print-directory", "-n", "demo", *args], cwd=where, env=env,
+                          capture_output=True, text=True, check=True).stdout
 
 def test_demo_picks_a_new_folder_and_deletes_nothing(tmp_path):
     out = dry_run(tmp_path)
@@ -19,4 +20,5 @@ def test_demo_picks_a_new_folder_and_deletes_nothing(tmp_path):
     (tmp_path / "runs" / "demo-2").mkdir()
     out = dry_run(tmp_path)
     assert "rm " not in out and "--out runs/demo-3" in out and "runs/demo-3" in out.splitlines()[-1]
-    assert "--out my/run" in dry_run(tmp_path, "DEMO_OUT=my/run")          # given: findna-pretrain decides (refuses a used one)
+    # given: findna-pretrain decides (refuses a used one)
+    assert "--out my/run" in dry_run(tmp_path, "DEMO_OUT=my/run")

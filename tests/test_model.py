@@ -72,7 +72,8 @@ def test_save_load_round_trip_is_identical(tmp_path, head):
 
 def test_loading_into_a_mismatched_config_names_the_fields(tmp_path):
     FinDNA(FinDNAConfig.preset("tiny")).save_pretrained(tmp_path / "ckpt")
-    with pytest.raises(CheckpointError, match=r"hidden_dim: checkpoint 64, expected 512.*n_blocks: checkpoint 1, expected 4"):
+    with pytest.raises(CheckpointError,
+                       match=r"hidden_dim: checkpoint 64, expected 512.*n_blocks: checkpoint 1, expected 4"):
         FinDNA.from_pretrained(tmp_path / "ckpt", config=FinDNAConfig.preset("paper", max_len=128, n_cls=4))
     with pytest.raises(CheckpointError, match="no checkpoint directory"):
         FinDNA.from_pretrained(tmp_path / "missing")
@@ -107,7 +108,8 @@ def test_classifier_round_trip_and_pretrained_init(tmp_path):
 def test_reference_importer_reproduces_the_reference_outputs(tmp_path, prenorm, norm):
     torch.manual_seed(0)
     L, n_cls = 100, 4
-    ref_teacher, ref_student = RefModel4Pretrain(L + n_cls, 3, 16, prenorm, norm, 2), RefModel4Pretrain(L + n_cls, 3, 16, prenorm, norm, 2)
+    ref_teacher, ref_student = (RefModel4Pretrain(L + n_cls, 3, 16, prenorm, norm, 2),
+                                RefModel4Pretrain(L + n_cls, 3, 16, prenorm, norm, 2))
     with torch.no_grad():
         for p in ref_teacher.parameters(): p.add_(0.1 * torch.randn_like(p))          # LayerNorm weights != 1
     path = tmp_path / "model_29_1000_4l_308_512_noiseandTL.pt"

@@ -36,7 +36,8 @@ def test_shipped_teacher_starts_a_classifier_by_name():
 
 @pytest.mark.parametrize("name,objective", [("findna-seed0", "both"), ("findna-mlm-seed0", "mlm")])
 def test_committed_ablation_teachers_match_their_checksums(name, objective):
-    "The equal-budget teachers fine-tuned in results/downstream (findna-5M, mlm-5M): README sha256 = the weights; objective as named."
+    ("The equal-budget teachers fine-tuned in results/downstream (findna-5M, mlm-5M): README sha256 = the weights; "
+     "objective as named.")
     assert_readme_checksum(TEACHERS / name)
     info = checkpoint_metadata(TEACHERS / name)["pretraining"]
     assert info["tokens_seen"] == 5_008_000 and info["objective"] == objective
@@ -52,13 +53,14 @@ def test_the_shipped_networks_are_listed_with_their_cards(capsys):
     assert all(h in card for h in ("**Intended use**", "**Training data**", "**Limitations**", "**Licence**"))
 
 def test_a_wheel_install_outside_the_clone_finds_the_shipped_model_and_demo_genome(tmp_path):
-    "pip install of a built wheel (not editable), used from another folder: the shipped teacher and the demo genome load."
+    ("pip install of a built wheel (not editable), used from another folder: the shipped teacher and the demo genome "
+     "load.")
     import subprocess, sys
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q", "-w",
                     str(tmp_path / "wheel")], check=True, capture_output=True)
     wheel = next((tmp_path / "wheel").glob("findna-*.whl"))
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--ignore-installed", "-q", "--prefix", str(tmp_path / "env"), str(wheel)],
-                   check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--ignore-installed", "-q", "--prefix",
+                    str(tmp_path / "env"), str(wheel)], check=True, capture_output=True)
     site = next((tmp_path / "env").glob("lib/python*/site-packages"))
     code = ("import findna, findna.model as m, findna.genome as g; t = m.FinDNA.from_pretrained('findna-small-chr20'); "
             "print(findna.__file__, m.pretrained_path('findna-small-chr20'), g.demo_genome_path(), t.role)")
@@ -70,7 +72,8 @@ def test_a_wheel_install_outside_the_clone_finds_the_shipped_model_and_demo_geno
     assert genome.startswith(str(tmp_path / "env")) and role == "teacher"
 
 def test_the_mlm_only_twin_is_shipped_with_the_same_budget_as_the_teacher():
-    "findna-small-chr20-mlm: the shipped teacher's run without self-distillation — same tokens, seed, genome, held-out region."
+    ("findna-small-chr20-mlm: the shipped teacher's run without self-distillation — same tokens, seed, genome, "
+     "held-out region.")
     twin, ref = [checkpoint_metadata(pretrained_path(n))["pretraining"] for n in ("findna-small-chr20-mlm", NAME)]
     assert twin["objective"] == "mlm" and ref["objective"] != "mlm"
     for k in ("tokens_seen", "seed", "genome", "heldout", "window", "steps_planned"): assert twin[k] == ref[k], k

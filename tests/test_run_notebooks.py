@@ -1,7 +1,7 @@
-"""The run notebooks 09-13 end to end under papermill, as a user runs them from the repository root (their defaults also run
-under nbdev_test): each refuses a misspelt parameter and converts strings by type; 10_finetune with a data root and a
-pretrained folder, and on a folder of your own; 11_evaluate twice (finished cells are not rerun); 12_embeddings writes its
-report once; 13_interpret explains two classifiers side by side."""
+"""The run notebooks 09-13 end to end under papermill, as a user runs them from the repository root (their defaults
+also run under nbdev_test): each refuses a misspelt parameter and converts strings by type; 10_finetune with a data root
+and a pretrained folder, and on a folder of your own; 11_evaluate twice (finished cells are not rerun); 12_embeddings
+writes its report once; 13_interpret explains two classifiers side by side."""
 import json
 from pathlib import Path
 import pytest
@@ -17,23 +17,29 @@ def execute(name, out_nb, **parameters):
                                       cwd=str(ROOT), progress_bar=False, log_output=False)
 
 def test_parameters_cells_survive_clean():
-    for name in ("09_pretrain.ipynb", "10_finetune.ipynb", "11_evaluate.ipynb", "12_embeddings.ipynb", "13_interpret.ipynb"):
+    for name in ("09_pretrain.ipynb", "10_finetune.ipynb", "11_evaluate.ipynb", "12_embeddings.ipynb",
+                 "13_interpret.ipynb"):
         cells = json.loads((NBS / name).read_text())["cells"]
         assert sum(c.get("metadata", {}).get("tags") == ["parameters"] for c in cells) == 1, name
         source = "".join(next(c["source"] for c in cells if c.get("metadata", {}).get("tags") == ["parameters"]))
-        assigned = [line.split("=")[0].strip() for line in source.splitlines() if line and not line.startswith((" ", "#"))]
-        if name == "13_interpret.ipynb": assert list(papermill.inspect_notebook(str(NBS / name))) == assigned   # every line
+        assigned = [line.split("=")[0].strip() for line in source.splitlines()
+                    if line and not line.startswith((" ", "#"))]
+        if name == "13_interpret.ipynb":
+            assert list(papermill.inspect_notebook(str(NBS / name))) == assigned   # every line
         else: assert len(papermill.inspect_notebook(str(NBS / name))) > 20          # every parameter line parses
 
 def test_finetune_with_data_root_and_pretrained(tmp_path):
     root = write_synthetic_data(tmp_path / "data")
     teacher = FinDNA(FinDNAConfig.preset("tiny"), seed=0).save_pretrained(tmp_path / "pre" / "teacher", role="teacher")
     execute("10_finetune.ipynb", tmp_path / "out.ipynb", task="prom_core_all", data_dir=str(root),
-            pretrained=str(teacher.parent), seed=1, epochs=1, batch_size=32, precision="fp32", out_dir=str(tmp_path / "run"))
+            pretrained=str(teacher.parent), seed=1, epochs=1, batch_size=32, precision="fp32",
+            out_dir=str(tmp_path / "run"))
     rec = json.loads((tmp_path / "run" / "results.json").read_text())
     assert (rec["seed"], rec["init"]["kind"], rec["init"]["role"]) == (1, "pretrained", "teacher")
-    assert rec["hyperparameters"]["lr"] == 5e-4 and rec["hyperparameters"]["source"]["lr"] == "reference"   # not the smoke lr
-    for f in ("curves.png", "confusion.png", "metrics.jsonl", "best/model.safetensors"): assert (tmp_path / "run" / f).is_file()
+    # not the smoke lr
+    assert rec["hyperparameters"]["lr"] == 5e-4 and rec["hyperparameters"]["source"]["lr"] == "reference"
+    for f in ("curves.png", "confusion.png", "metrics.jsonl", "best/model.safetensors"):
+        assert (tmp_path / "run" / f).is_file()
     assert not list(NBS.glob("*.png")) and not (NBS / "run").exists()         # nothing written into nbs/
 
 def test_finetune_rejects_unknown_parameter(tmp_path):
@@ -44,8 +50,8 @@ def test_finetune_rejects_unknown_parameter(tmp_path):
 def test_evaluate_then_resume(tmp_path):
     root = write_synthetic_data(tmp_path / "data")
     teacher = FinDNA(FinDNAConfig.preset("tiny"), seed=0).save_pretrained(tmp_path / "pre" / "teacher", role="teacher")
-    out, params = tmp_path / "grid", dict(data_dir=str(root), tasks="prom_core_all,tf1", seeds="0,1", pretrained=str(teacher.parent),
-                                          epochs=1, batch_size=16, precision="fp32")
+    out, params = tmp_path / "grid", dict(data_dir=str(root), tasks="prom_core_all,tf1", seeds="0,1",
+                                          pretrained=str(teacher.parent), epochs=1, batch_size=16, precision="fp32")
     execute("11_evaluate.ipynb", tmp_path / "out.ipynb", out_dir=str(out), **params)
     text = (out / "results.md").read_text()
     assert "| prom_core_all |" in text and "k-mer floor" in text and "## Unavailable tasks" in text and "tf1" in text
@@ -90,25 +96,30 @@ def test_evaluate_notebook_refuses_repeated_seeds(tmp_path):
         execute("11_evaluate.ipynb", tmp_path / "out.ipynb", seeds="0,0", inits="scratch")
 
 def test_embeddings_notebook_writes_its_report(tmp_path):
-    execute("12_embeddings.ipynb", tmp_path / "out.ipynb", tasks="prom_core_all", n_per_split=20, n_windows=20, n_boot=20,
-            precision="fp32", out_dir=str(tmp_path / "emb"))
+    execute("12_embeddings.ipynb", tmp_path / "out.ipynb", tasks="prom_core_all", n_per_split=20, n_windows=20,
+            n_boot=20, precision="fp32", out_dir=str(tmp_path / "emb"))
     out = tmp_path / "emb"
-    for f in ("probes.csv", "comparisons.csv", "reading.md", "summary.json", "umap_prom_core_all_mean.png", "population_mean.png"):
+    for f in ("probes.csv", "comparisons.csv", "reading.md", "summary.json", "umap_prom_core_all_mean.png",
+              "population_mean.png"):
         assert (out / f).is_file(), f
     assert json.loads((out / "run.json").read_text())["kind"] == "embeddings"
-    with pytest.raises(papermill.PapermillExecutionError, match="finished embeddings run"):   # never overwritten by another run
+    # never overwritten by another run
+    with pytest.raises(papermill.PapermillExecutionError, match="finished embeddings run"):
         execute("12_embeddings.ipynb", tmp_path / "again.ipynb", tasks="prom_core_all", n_per_split=20, n_windows=0,
                 precision="fp32", out_dir=str(out))
 
 @pytest.mark.parametrize("name,old,new,read", [
     ("10_finetune.ipynb", "seed = 0", "seed = 5", lambda ns: (ns["cfg"].seed, ns["results"]["seed"])),
     ("11_evaluate.ipynb", 'seeds = "0,1"', 'seeds = "3"', lambda ns: (ns["ev"].seeds, sorted(set(ns["cells"].seed)))),
-    ("12_embeddings.ipynb", "seed = 0", "seed = 4", lambda ns: (ns["cfg"].seed, ns["res"].summary["parameters"]["seed"])),
-    ("09_pretrain.ipynb", "seed = 0", "seed = 2", lambda ns: (ns["cfg"].seed, json.loads((Path(ns["cfg"].out) / "config.json").read_text())["seed"])),
+    ("12_embeddings.ipynb", "seed = 0", "seed = 4",
+     lambda ns: (ns["cfg"].seed, ns["res"].summary["parameters"]["seed"])),
+    ("09_pretrain.ipynb", "seed = 0", "seed = 2",
+     lambda ns: (ns["cfg"].seed, json.loads((Path(ns["cfg"].out) / "config.json").read_text())["seed"])),
     ("13_interpret.ipynb", "n_examples = 8", "n_examples = 5",
      lambda ns: (ns["cfg"].n_examples, sorted(set(ns["res"].summary.records))))])
 def test_run_all_twice_in_one_kernel_takes_the_edited_parameters(name, old, new, read, monkeypatch):
-    "JupyterLab's loop: Run All, edit the parameters cell, Run All again in the same kernel: the second run uses the edit."
+    ("JupyterLab's loop: Run All, edit the parameters cell, Run All again in the same kernel: the second run uses the"
+     " edit.")
     from execnb.shell import CaptureShell
     from execnb.nbio import read_nb
     monkeypatch.chdir(NBS)
@@ -120,14 +131,15 @@ def test_run_all_twice_in_one_kernel_takes_the_edited_parameters(name, old, new,
     params.source = params.source.replace(old, new)
     sh.run_all(nb, exc_stop=True)
     second, value = read(sh.user_ns), new.split(" = ")[1].strip('"')
-    assert str(first[0]) != value and [str(v) if not isinstance(v, list) else ",".join(map(str, v)) for v in second] == [value, value]
+    assert (str(first[0]) != value
+            and [str(v) if not isinstance(v, list) else ",".join(map(str, v)) for v in second] == [value, value])
 
 def test_interpret_notebook_two_classifiers_side_by_side(tmp_path):
     root = write_synthetic_data(tmp_path / "data")
     from findna.finetuning import finetune
     for name, lr in (("a", 3e-3), ("b", 1e-3)):
-        finetune(task="prom_core_all", data_dir=str(root), preset="tiny", epochs=1, batch_size=16, lr=lr, precision="fp32",
-                 out_dir=str(tmp_path / name), verbose=False)
+        finetune(task="prom_core_all", data_dir=str(root), preset="tiny", epochs=1, batch_size=16, lr=lr,
+                 precision="fp32", out_dir=str(tmp_path / name), verbose=False)
     execute("13_interpret.ipynb", tmp_path / "out.ipynb", models=f"a={tmp_path / 'a'},b={tmp_path / 'b' / 'best'}",
             data_dir=str(root), task="prom_core_all", n_examples="4", methods="ism", motif="GGGCGG", offset=0, marks="",
             n_logos=2, out_dir=str(tmp_path / "ex"))
@@ -141,7 +153,8 @@ def test_the_visible_code_of_index_runs_in_a_fresh_interpreter(tmp_path):
     "What a reader sees on the front page (hidden cells left out), pasted into a new Python in order, runs."
     import subprocess, sys
     cells = json.loads((NBS / "index.ipynb").read_text())["cells"]
-    code = [("".join(c["source"])) for c in cells if c["cell_type"] == "code" and not "".join(c["source"]).startswith("#|")]
+    code = [("".join(c["source"])) for c in cells
+            if c["cell_type"] == "code" and not "".join(c["source"]).startswith("#|")]
     assert code and "findna" in "\n".join(code)
     (tmp_path / "visible.py").write_text("\n\n".join(code) + "\n")
     done = subprocess.run([sys.executable, str(tmp_path / "visible.py")], cwd=tmp_path, capture_output=True, text=True,

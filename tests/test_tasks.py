@@ -39,7 +39,8 @@ def test_registry_counts_metrics_classes_lengths():
     expected = dict(human_nontata_promoters=(2, 251), human_enhancers_cohn=(2, 500), demo_human_or_worm=(2, 200),
                     dummy_mouse_enhancers_ensembl=(2, 4776), demo_coding_vs_intergenomic_seqs=(2, 200),
                     human_enhancers_ensembl=(2, 573), human_ensembl_regulatory=(3, 802), human_ocr_ensembl=(2, 593),
-                    prom_core_all=(2, 70), prom_300_tata=(2, 300), tf0=(2, 101), splice=(3, 400), covid=(9, 999), H4ac=(2, 500))
+                    prom_core_all=(2, 70), prom_300_tata=(2, 300), tf0=(2, 101), splice=(3, 400), covid=(9, 999),
+                    H4ac=(2, 500))
     assert {n: (TASKS[n].n_classes, TASKS[n].length) for n in expected} == expected
     assert all(t.length and t.n_classes >= 2 for t in TASKS.values())
 
@@ -51,7 +52,8 @@ def test_gue_folders_and_aliases():
     assert get_task("tf/0").name == "tf0" and get_task("human_tf_4").name == "tf4" and get_task("EMP/H4").name == "H4"
 
 def test_reference_settings_transcribed():
-    "Spot checks against docs/task-settings.md §2, one per row kind (columns L, blocks, g, dropout, batch, lr, epochs, warm-up, wd)."
+    ("Spot checks against docs/task-settings.md §2, one per row kind (columns L, blocks, g, dropout, batch, lr,"
+     " epochs, warm-up, wd).")
     R = ReferenceSettings
     assert TASKS["demo_coding_vs_intergenomic_seqs"].reference == R(200, 2, 38, .2, .1, 1024, 5e-4, 30, .3, .1)
     assert TASKS["human_ocr_ensembl"].reference == R(593, 2, 30, .3, .3, 256, 3e-4, 50, .3, .1)
@@ -88,7 +90,8 @@ def test_suites():
 
 def test_tasks_table():
     df = tasks_table()
-    assert len(df) == 41 and df.loc["covid", "metric"] == "f1_macro" and df.loc["human_ocr_ensembl", "length"] == "≤593"
+    assert (len(df) == 41 and df.loc["covid", "metric"] == "f1_macro"
+            and df.loc["human_ocr_ensembl", "length"] == "≤593")
 
 # ---------------------------------------------------------------- loading every format
 def test_gue_csv_official(root):
@@ -152,7 +155,8 @@ def test_user_fasta_per_class(tmp_path):
     for split, part in (("train", seqs[:16]), ("test", seqs[16:])):
         (tmp_path / "f" / split).mkdir(parents=True)
         half = len(part) // 2
-        (tmp_path / f"f/{split}/neg.fa").write_text("".join(f">n{i}\n{s[:15]}\n{s[15:]}\n" for i, s in enumerate(part[:half])))
+        (tmp_path / f"f/{split}/neg.fa").write_text("".join(f">n{i}\n{s[:15]}\n{s[15:]}\n"
+                                                            for i, s in enumerate(part[:half])))
         with gzip.open(tmp_path / f"f/{split}/pos.fasta.gz", "wt") as f:
             f.write("".join(f">p{i}\n{s}\n" for i, s in enumerate(part[half:])))
     spec = user_task(tmp_path / "f")
@@ -163,7 +167,8 @@ def test_user_fasta_per_class(tmp_path):
 
 def test_user_task_bad_layouts(tmp_path):
     (tmp_path / "none").mkdir()
-    with pytest.raises(TaskError, match=r"found neither train.csv/dev.csv nor train/<class>.fa"): user_task(tmp_path / "none")
+    with pytest.raises(TaskError, match=r"found neither train.csv/dev.csv nor train/<class>.fa"):
+        user_task(tmp_path / "none")
     write_csv(tmp_path / "u/train.csv", ["ACGT"], [0], header="seq,y")
     with pytest.raises(TaskError, match="no `label` column"): user_task(tmp_path / "u")
     write_csv(tmp_path / "v/train.csv", ["ACGT", "AC"], [0, 1])
@@ -179,7 +184,8 @@ def test_data_root_from_environment(root, monkeypatch):
                                      ("human_ensembl_regulatory", dict(val_fraction=0.3, seed=5)), ("mtcdna_4k", {})])
 def test_validation_is_never_test(root, task, kw):
     d = load(task, root, **kw)
-    test_only = load(task, root, seed=kw.get("seed", 0), train_split=kw.get("train_split", "train")).test  # default options
+    # default options
+    test_only = load(task, root, seed=kw.get("seed", 0), train_split=kw.get("train_split", "train")).test
     assert d.test.digest() == test_only.digest()                                # test: whole, untouched by any option
     assert not set(d.val.sequences()) & set(d.test.sequences())                 # no val row is a test sequence
     assert d.fingerprint["splits"]["val"]["sha256"] != d.fingerprint["splits"]["test"]["sha256"]
@@ -262,7 +268,8 @@ def test_fingerprint_stable_and_sensitive(own_root):
     path = own_root / "GUE/prom/prom_core_all/train.csv"
     path.write_bytes(raw.replace(b"A", b"C", 1))                                # one base changed
     d = load("prom_core_all", own_root)
-    assert d.fingerprint["files"]["GUE/prom/prom_core_all/train.csv"]["sha256"] != files["GUE/prom/prom_core_all/train.csv"]["sha256"]
+    assert (d.fingerprint["files"]["GUE/prom/prom_core_all/train.csv"]["sha256"]
+            != files["GUE/prom/prom_core_all/train.csv"]["sha256"])
     assert d.fingerprint["splits"]["train"]["sha256"] != a.fingerprint["splits"]["train"]["sha256"]
 
 def test_fingerprint_gb_and_mtcdna(root):
@@ -285,8 +292,10 @@ def test_missing_data_root(monkeypatch, tmp_path):
 
 def test_missing_task_data_names_layout_and_source(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "genomic_benchmarks", None)                 # the package is not importable
-    with pytest.raises(TaskError, match=r"(?s)GUE/<group>/<task>/\{train,dev,test\}\.csv.*DNABERT_2"): load("tf0", tmp_path)
-    with pytest.raises(TaskError, match="pip install genomic-benchmarks.*download_dataset"): load("human_ocr_ensembl", tmp_path)
+    with pytest.raises(TaskError, match=r"(?s)GUE/<group>/<task>/\{train,dev,test\}\.csv.*DNABERT_2"):
+        load("tf0", tmp_path)
+    with pytest.raises(TaskError, match="pip install genomic-benchmarks.*download_dataset"):
+        load("human_ocr_ensembl", tmp_path)
     with pytest.raises(TaskError, match="cdna"): load("mtcdna_1k", tmp_path)
     assert task_availability("tf0", tmp_path).status == "missing"
     assert set(availability(suite("gb"), tmp_path).status) == {"missing"}
@@ -327,7 +336,8 @@ def test_non_dna_character_names_file_and_line(own_root):
     lines = path.read_text().splitlines()
     lines[7] = "ACGTJ" + lines[7][5:]
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(AlphabetError, match=r"'J' at position 4 .*in .*dev\.csv line 8"): load("prom_core_all", own_root)
+    with pytest.raises(AlphabetError, match=r"'J' at position 4 .*in .*dev\.csv line 8"):
+        load("prom_core_all", own_root)
 
 def test_non_dna_character_gb_file(own_root):
     f = own_root / "genomic_benchmarks/human_ensembl_regulatory/train/promoter/205.txt"
@@ -356,7 +366,8 @@ def test_dev_only_task_needs_explicit_train_split(root):
 
 def test_bad_options(root):
     with pytest.raises(TaskError, match="no dev split"): load("human_ensembl_regulatory", root, val="dev")
-    with pytest.raises(TaskError, match=r"val_fraction=1.5 must be in \(0, 1\)"): load("prom_core_all", root, val_fraction=1.5)
+    with pytest.raises(TaskError, match=r"val_fraction=1.5 must be in \(0, 1\)"):
+        load("prom_core_all", root, val_fraction=1.5)
     with pytest.raises(TaskError, match="max_train_samples=0"): load("prom_core_all", root, max_train_samples=0)
     with pytest.raises(TaskError, match="unknown suite"): suite("findna21")
 
@@ -365,7 +376,8 @@ def test_longer_than_length_raises_with_file_line_and_fix(own_root):
     lines = path.read_text().splitlines()
     lines[10] = "A" * 75 + "," + lines[10].rsplit(",", 1)[1]
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(TaskError, match=r"train.csv line 11: sequence of 75 nt is longer than the task's length 70.*length=75"):
+    with pytest.raises(TaskError, match=r"train.csv line 11: sequence of 75 nt is longer than the task's length 70"
+                                        r".*length=75"):
         load("prom_core_all", own_root)
     d = load("prom_core_all", own_root, length=75)
     assert d.length == 75 and d.train.lengths[9] == 75 and (d.test.lengths == 70).all()
@@ -399,7 +411,8 @@ def test_local_suite_and_availability(root):
     assert suite("local", root) == ["human_ensembl_regulatory", "H3", "prom_core_all",
                                     "mtcdna_1k", "mtcdna_4k", "mtcdna_8k", "mtcdna_16k"]
     table = availability(data_dir=root)
-    assert len(table) == 41 and table.loc["H3", "status"] == "dev-only" and "train_split='dev'" in table.loc["H3", "reason"]
+    assert (len(table) == 41 and table.loc["H3", "status"] == "dev-only"
+            and "train_split='dev'" in table.loc["H3", "reason"])
     assert table.loc["tf1", "status"] == "missing" and "DNABERT_2" in table.loc["tf1", "reason"]
 
 # ---------------------------------------------------------------- real data (../shared/data), skipped when absent

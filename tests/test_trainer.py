@@ -1,4 +1,5 @@
-"Pretraining runs end to end: CLI, exact resume, kill-safety of checkpoints, non-finite loss, DDP with gloo, real chr20."
+("Pretraining runs end to end: CLI, exact resume, kill-safety of checkpoints, non-finite loss, DDP with gloo, "
+ "real chr20.")
 import json, math, os, signal, subprocess, sys, time
 from pathlib import Path
 import pandas as pd, pytest, torch
@@ -25,10 +26,12 @@ def test_cli_leaves_checkpoint_and_metrics(tmp_path):
     assert (out / "checkpoints" / "last" / "state.pt").exists() and (out / "metrics.jsonl").exists()
     assert (out / "teacher" / "model.safetensors").exists()
     assert json.loads((out / "config.json").read_text())["steps"] == 4
-    script = Path(sys.executable).parent / "findna-pretrain"                   # the installed console script (make install)
+    # the installed console script (make install)
+    script = Path(sys.executable).parent / "findna-pretrain"
     assert script.exists(), f"{script} missing: install findna (make install) so the console script exists"
-    done = subprocess.run([str(script), "--fasta", str(DEMO_GENOME), "--preset", "tiny", "--steps", "2", "--batch-size", "2",
-                           "--out", str(tmp_path / "script"), "--threads", "1"], capture_output=True, text=True,
+    done = subprocess.run([str(script), "--fasta", str(DEMO_GENOME), "--preset", "tiny", "--steps", "2",
+                           "--batch-size", "2", "--out", str(tmp_path / "script"), "--threads", "1"],
+                          capture_output=True, text=True,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]                         # exits 0 on success, says where the run is
     assert f"run folder: {tmp_path / 'script'}" in done.stdout
@@ -58,7 +61,8 @@ def test_resume_is_bit_exact(tmp_path):
 def test_resume_refuses_to_change_the_recipe(tmp_path):
     part = run(tmp_path, "p", steps=4, stop_after=2)
     with pytest.raises(ConfigError, match="lr: saved 0.0003, given 0.1"):
-        pretrain(PretrainConfig(**{**TINY, "out": str(part), "steps": 4, "lr": 0.1, "resume": True}), {"resume", "out", "lr"})
+        pretrain(PretrainConfig(**{**TINY, "out": str(part), "steps": 4, "lr": 0.1, "resume": True}),
+                 {"resume", "out", "lr"})
 
 def test_a_finished_run_folder_is_not_overwritten(tmp_path):
     run(tmp_path, "done", steps=2)
@@ -164,7 +168,8 @@ def test_real_chr20_tiny_learns_above_chance_without_collapse(tmp_path):
     assert collapse_verdict(val, K) is None and val.effective_prototypes > K / 4   # neither collapsed nor uniform
 
 def test_activation_checkpointing_trains_the_same_network_and_may_be_switched_on_resume(tmp_path):
-    "grad_checkpoint trades compute for memory only: the same teacher bit for bit, and switching it on resume is allowed."
+    ("grad_checkpoint trades compute for memory only: the same teacher bit for bit, and switching it on resume is "
+     "allowed.")
     plain = run(tmp_path, "plain", steps=4, ckpt_every=2, eval_every=4, log_every=2)
     ckpt = run(tmp_path, "ckpt", steps=4, ckpt_every=2, eval_every=4, log_every=2, grad_checkpoint=True)
     a, b = FinDNA.from_pretrained(plain / "teacher"), FinDNA.from_pretrained(ckpt / "teacher")
