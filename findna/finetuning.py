@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt
 from sklearn.metrics import confusion_matrix
 from . import __version__
 from .alphabet import one_hot, reverse_complement
-from .config import (Config, split_commas, cli_errors, cli_parser, device_rule, parse_cli, resolve_device, setting,
-                           progress)
+from .config import (Config, split_commas, cli_errors, cli_parser, device_rule, parse_cli, resolve_device,
+                           setting, progress)
 from .runs import (RUN_FILE, append_jsonl, claim_run, fail_run, finish_run, read_jsonl, read_metrics, run_info,
                          settings_diff, write_json)
 from .distill import adamw, cosine_schedule
